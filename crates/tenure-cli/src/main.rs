@@ -1,0 +1,395 @@
+//! `tenure`: the command-line face of the engine. Each subcommand parses its arguments, calls the
+//! engine, and prints a human summary or, with `--json`, one JSON document.
+//!
+//! Exit codes: 0 success; 1 failure (the message says what to do); 2 bad usage; 3 an ingest finished
+//! but refused some rows (see its rejects file).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use tenure_engine::sim::SimParams;
+use tenure_engine::store::arrow::util::pretty::pretty_format_batches;
+use tenure_engine::store::{
+    parse_date, Delimiter, Format, Horizon, IngestOptions, IngestReport, OnConflict, Status, Store,
+};
+
+#[derive(Parser)]
+#[command(name = "tenure", version, about = "Customer lifecycle engine for e-commerce: value, risk, segments, satisfaction.")]
+struct Cli {
+    /// Project folder (holds tenure.toml, tenure.duckdb, models/, rejects/).
+    #[arg(long, global = true, default_value = ".")]
+    project: PathBuf,
+    /// Print one JSON document instead of a human summary.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ConflictArg {
+    Reject,
+    Replace,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a project in --project (safe to run again).
+    Init,
+    /// Load a CSV, JSONL or Parquet file into a table, accounting for every row.
+    Ingest {
+        /// The file (gzip allowed).
+        file: PathBuf,
+        /// Target table: orders, order_items, products, customers, events, reviews, tickets, exposures.
+        #[arg(long)]
+        table: String,
+        /// Column mapping, ours=theirs (repeatable), e.g. --map customer_id=column2.
+        #[arg(long = "map", value_name = "OURS=THEIRS")]
+        map: Vec<String>,
+        /// Input format (default: from the file name).
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// Field delimiter: a character, `tab` or `whitespace` (default: sniffed).
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// The first row is a header (default: sniffed).
+        #[arg(long, conflicts_with = "no_header")]
+        header: bool,
+        /// The file has no header row; columns are column1..columnN.
+        #[arg(long)]
+        no_header: bool,
+        /// What to do with a row whose key is stored with different content.
+        #[arg(long, value_enum, default_value = "reject")]
+        on_conflict: ConflictArg,
+    },
+    /// Tables, row counts, date ranges, and which capabilities are on.
+    Status,
+    /// Per-customer features as of a date (and holdout labels with --horizon).
+    Features {
+        /// Features use only rows on or before this day (YYYY-MM-DD); default: the last order day.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Add holdout labels from (as_of, as_of + horizon], e.g. 90d, 39w, 6m.
+        #[arg(long)]
+        horizon: Option<String>,
+        /// Output file (.csv, .parquet, .jsonl); without it a preview is printed.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a read-only SQL query against the store.
+    Sql {
+        /// The query (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN).
+        query: String,
+        /// Write the result to a file (.csv, .parquet, .jsonl) instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write a table to CSV, Parquet or JSONL.
+    Export {
+        /// Table name.
+        table: String,
+        /// Output file; the extension picks the format.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate a realistic shop (customers, products, orders, items, events, reviews, tickets).
+    Generate {
+        /// Number of customers.
+        #[arg(long, default_value_t = 10_000)]
+        customers: u64,
+        /// Random seed (same seed, same files).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the whole pipeline on the bundled CDNOW sample and a generated shop.
+    Demo {
+        /// Folder for the demo projects.
+        #[arg(long, default_value = "demo-project")]
+        dir: PathBuf,
+        /// Customers in the generated shop.
+        #[arg(long, default_value_t = 5_000)]
+        shop_customers: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn spinner(json: bool, what: &str) -> ProgressBar {
+    if json {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows [{elapsed}] {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let project = cli.project.clone();
+    match cli.command {
+        Command::Init => {
+            let store = Store::init(&project)?;
+            if cli.json {
+                print_json(&store.status()?)?;
+            } else {
+                println!("initialised project {} (schema v{})", project.display(), store.schema_version()?);
+                println!("next: tenure ingest orders.csv --table orders");
+            }
+        }
+        Command::Ingest { file, table, map, format, delimiter, header, no_header, on_conflict } => {
+            let store = Store::open(&project)?;
+            let map = map
+                .iter()
+                .map(|m| {
+                    m.split_once('=')
+                        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+                        .with_context(|| format!("--map {m}: write ours=theirs, e.g. --map customer_id=CustomerID"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let delimiter = match delimiter {
+                Some(d) => Some(Delimiter::parse(&d).with_context(|| {
+                    format!("--delimiter {d:?}: give one character, `tab` or `whitespace`")
+                })?),
+                None => None,
+            };
+            let opts = IngestOptions {
+                table,
+                format: format.map(|f| match f {
+                    FormatArg::Csv => Format::Csv,
+                    FormatArg::Jsonl => Format::Jsonl,
+                    FormatArg::Parquet => Format::Parquet,
+                }),
+                delimiter,
+                header: if header { Some(true) } else if no_header { Some(false) } else { None },
+                map,
+                on_conflict: match on_conflict {
+                    ConflictArg::Reject => OnConflict::Reject,
+                    ConflictArg::Replace => OnConflict::Replace,
+                },
+                not_after: None,
+            };
+            let pb = spinner(cli.json, &format!("ingesting {}", file.display()));
+            let report = store.ingest(&file, &opts, &mut |n| pb.set_position(n));
+            pb.finish_and_clear();
+            let report = report?;
+            if cli.json {
+                print_json(&report)?;
+            } else {
+                print_ingest(&report);
+            }
+            if report.rejected + report.conflicting > 0 && report.on_conflict == OnConflict::Reject
+                || report.rejected > 0
+            {
+                return Ok(ExitCode::from(3));
+            }
+        }
+        Command::Status => {
+            let store = Store::open_read_only(&project)?;
+            let status = store.status()?;
+            if cli.json {
+                print_json(&status)?;
+            } else {
+                print_status(&status);
+            }
+        }
+        Command::Features { as_of, horizon, out } => {
+            let store = Store::open_read_only(&project)?;
+            let as_of = match as_of {
+                Some(d) => parse_date(&d)?,
+                None => store
+                    .last_order_date()?
+                    .context("the store has no orders yet: ingest some with `tenure ingest FILE --table orders`")?,
+            };
+            let sql = match &horizon {
+                Some(h) => store.calibration_holdout_sql(as_of, Horizon::parse(h)?)?,
+                None => store.features_sql(as_of)?,
+            };
+            match out {
+                Some(path) => {
+                    let n = store.copy_to(&sql, &path)?;
+                    if cli.json {
+                        print_json(&serde_json::json!({"as_of": as_of.to_string(), "rows": n, "out": path}))?;
+                    } else {
+                        println!("wrote features of {n} customers as of {as_of} to {}", path.display());
+                    }
+                }
+                None => {
+                    let batches = store.query_arrow(&format!("SELECT * FROM ({sql}) LIMIT 10"))?;
+                    let total = store.query_arrow(&format!("SELECT count(*) AS customers FROM ({sql})"))?;
+                    println!("{}", pretty_format_batches(&total)?);
+                    println!("{}", pretty_format_batches(&batches)?);
+                    println!("(first 10 rows; use --out FILE for all)");
+                }
+            }
+        }
+        Command::Sql { query, out } => {
+            let store = Store::open_read_only(&project)?;
+            tenure_engine::store::check_read_only(&query)?;
+            match out {
+                Some(path) => {
+                    let n = store.copy_to(query.trim().trim_end_matches(';'), &path)?;
+                    println!("wrote {n} rows to {}", path.display());
+                }
+                None => {
+                    let batches = store.query_read_only(&query)?;
+                    if cli.json {
+                        let mut buf = Vec::new();
+                        {
+                            let mut w = arrow::json::ArrayWriter::new(&mut buf);
+                            for b in &batches {
+                                w.write(b)?;
+                            }
+                            w.finish()?;
+                        }
+                        println!("{}", String::from_utf8_lossy(&buf));
+                    } else {
+                        println!("{}", pretty_format_batches(&batches)?);
+                    }
+                }
+            }
+        }
+        Command::Export { table, out } => {
+            let store = Store::open_read_only(&project)?;
+            let n = store.export_table(&table, &out)?;
+            if cli.json {
+                print_json(&serde_json::json!({"table": table, "rows": n, "out": out}))?;
+            } else {
+                println!("exported {n} rows of {table} to {}", out.display());
+            }
+        }
+        Command::Generate { customers, seed, out } => {
+            let params = SimParams { customers, seed, ..SimParams::default() };
+            let pb = if cli.json { ProgressBar::hidden() } else { ProgressBar::new(customers) };
+            pb.set_style(
+                ProgressStyle::with_template("generating {bar:30} {human_pos}/{human_len} customers [{elapsed}<{eta}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let summary = tenure_engine::sim::generate(&params, &out, &mut |n| pb.set_position(n));
+            pb.finish_and_clear();
+            let summary = summary?;
+            if cli.json {
+                print_json(&summary)?;
+            } else {
+                println!("wrote a shop to {}:", out.display());
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            }
+        }
+        Command::Demo { dir, shop_customers } => {
+            let pb = spinner(cli.json, "demo");
+            let report = tenure_engine::run_demo(
+                &tenure_engine::DemoOptions { dir: dir.clone(), shop_customers, seed: 42 },
+                &mut |stage, n| {
+                    pb.set_message(stage.to_string());
+                    pb.set_position(n);
+                },
+            );
+            pb.finish_and_clear();
+            let report = report?;
+            if cli.json {
+                print_json(&report)?;
+            } else {
+                for (name, p) in [("CDNOW (real data, 1/10 sample)", &report.cdnow), ("generated shop", &report.shop)] {
+                    println!("== {name}: {}", p.dir.display());
+                    for r in &p.ingests {
+                        print_ingest(r);
+                    }
+                    print_status(&p.status);
+                    println!("features of {} customers: {}\n", p.feature_rows, p.features_file.display());
+                }
+                println!("Try: tenure --project {} sql \"SELECT * FROM orders LIMIT 5\"", report.cdnow.dir.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_ingest(r: &IngestReport) {
+    println!(
+        "run {} {} → {}: read {} = accepted {} + duplicate {} + conflicting {} + rejected {}  ({:.2}s)",
+        r.run_id, r.source, r.table, r.read, r.accepted, r.duplicate, r.conflicting, r.rejected, r.seconds
+    );
+    if r.returns + r.zero_amount > 0 {
+        println!("  returns {}, zero amounts {}", r.returns, r.zero_amount);
+    }
+    let mapping: Vec<String> = r.mapping.iter().map(|(a, b)| format!("{a}←{b}")).collect();
+    println!("  mapping: {}", mapping.join(", "));
+    for w in &r.warnings {
+        println!("  note: {w}");
+    }
+    if let Some(f) = &r.rejects_file {
+        println!("  refused rows (line, field, reason, raw line): {}", f.display());
+    }
+}
+
+fn print_status(s: &Status) {
+    println!("project {} (schema v{}, {} ingest runs)", s.project, s.schema_version, s.ingest_runs);
+    println!("  {:<12} {:>12} {:>10}  {:<20} {:<20}", "table", "rows", "customers", "first", "last");
+    for t in &s.tables {
+        println!(
+            "  {:<12} {:>12} {:>10}  {:<20} {:<20}",
+            t.table,
+            t.rows,
+            t.customers.map_or("-".into(), |c| c.to_string()),
+            t.first.as_deref().unwrap_or("-"),
+            t.last.as_deref().unwrap_or("-")
+        );
+    }
+    for c in &s.capabilities_on {
+        println!("  on:  {c}");
+    }
+    for c in &s.capabilities_off {
+        println!("  off: {c}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,24 @@
+//! The engine's error type.
+
+/// What can go wrong in a pipeline run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store refused something.
+    #[error(transparent)]
+    Store(#[from] tenure_store::StoreError),
+    /// The simulator refused something.
+    #[error(transparent)]
+    Sim(#[from] tenure_sim::Error),
+    /// A file the pipeline writes could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The engine's result type.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

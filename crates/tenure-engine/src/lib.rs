@@ -1,0 +1,15 @@
+//! tenure's engine: the pipeline that joins the store, the shop simulator and (as they land) the
+//! models, behind one API that both faces — the CLI and the HTTP server — call. It holds no
+//! presentation logic: it takes typed options, does the work, and returns typed reports.
+
+mod demo;
+mod error;
+
+pub use demo::{run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE};
+pub use error::{EngineError, Result};
+
+/// The store, re-exported so the faces depend on the engine alone.
+pub use tenure_store as store;
+
+/// The shop simulator, re-exported for `tenure generate` and the demo.
+pub use tenure_sim as sim;

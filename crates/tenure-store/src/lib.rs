@@ -1,0 +1,26 @@
+//! tenure's embedded store: one DuckDB file per project holding the shop's orders, customers, events,
+//! reviews, tickets and everything derived from them. It owns the schema and its migrations, the
+//! lossless ingest of CSV/JSONL/Parquet (every row accepted, duplicate, conflicting or rejected, with a
+//! rejects file), and the as-of-date feature SQL that every model reads — so no model ever sees a row
+//! from after its as-of date. Bulk data moves as Arrow record batches.
+
+mod config;
+mod error;
+mod features;
+mod ingest;
+mod parse;
+mod schema;
+mod source;
+mod store;
+
+pub use config::{Config, ProjectSection, CONFIG_FILE};
+pub use error::{Result, StoreError};
+pub use features::{parse_date, Horizon};
+pub use ingest::{Format, IngestOptions, IngestReport, OnConflict};
+pub use parse::{parse_amount, parse_timestamp, TimeZone};
+pub use schema::{table, ColType, ColumnSpec, TableSpec, MIGRATIONS, TABLES};
+pub use source::Delimiter;
+pub use store::{check_read_only, Status, Store, TableStatus, DB_FILE};
+
+/// Arrow, re-exported so callers use the same version as the store.
+pub use arrow;
