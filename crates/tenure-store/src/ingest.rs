@@ -388,6 +388,7 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<IngestReport> {
         let started = Instant::now();
+        let started_at = chrono::Utc::now().naive_utc();
         let spec = input_table(&opts.table)?;
         let format = opts.format.unwrap_or_else(|| Format::from_path(path));
         let tz = self.config.time_zone().map_err(StoreError::Invalid)?;
@@ -515,7 +516,7 @@ impl Store {
             warnings: Vec::new(),
             seconds: 0.0,
         };
-        self.apply(spec, run_id, &mut report)?;
+        self.apply(spec, run_id, started_at, &mut report)?;
         if rejects_written {
             std::fs::rename(&rejects_partial, &rejects_final).map_err(io_err("rename", &rejects_partial))?;
         }
@@ -650,7 +651,13 @@ impl Store {
     }
 
     /// Apply the classified rows and record the run, in one transaction.
-    fn apply(&self, spec: &TableSpec, run_id: i64, report: &mut IngestReport) -> Result<()> {
+    fn apply(
+        &self,
+        spec: &TableSpec,
+        run_id: i64,
+        report_started: NaiveDateTime,
+        report: &mut IngestReport,
+    ) -> Result<()> {
         let cols: Vec<String> = spec.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
         let flags = spec.name == "orders" || spec.name == "order_items";
         let (extra_cols, extra_vals) = if flags { (", is_return, is_zero", ", is_return, is_zero") } else { ("", "") };
@@ -717,10 +724,11 @@ impl Store {
             "BEGIN TRANSACTION;
              DELETE FROM {t} t WHERE EXISTS (SELECT 1 FROM _classified c WHERE c._apply AND c._class = 'conflicting' AND {key_match});
              INSERT INTO {t} ({col_list}, _run_id, _line, _hash{extra_cols}) SELECT {col_list}, {run_id}, _line, _hash{extra_vals} FROM _classified WHERE _apply ORDER BY _line;
-             INSERT INTO ingest_runs VALUES ({run_id}, {started}, current_localtimestamp(), {source}, {format}, {t_lit}, {policy}, {read}, {acc}, {dup}, {conf}, {rej}, {ret}, {zero}, {unk}, {rfile}, {mapping}, {warn});
+             INSERT INTO ingest_runs VALUES ({run_id}, {started}, {finished}, {source}, {format}, {t_lit}, {policy}, {read}, {acc}, {dup}, {conf}, {rej}, {ret}, {zero}, {unk}, {rfile}, {mapping}, {warn});
              COMMIT;",
             t = spec.name,
-            started = "current_localtimestamp()",
+            started = format!("TIMESTAMP '{}'", report_started.format("%Y-%m-%d %H:%M:%S%.6f")),
+            finished = format!("TIMESTAMP '{}'", chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f")),
             source = lit(&report.source),
             format = lit(&format!("{:?}", report.format).to_lowercase()),
             t_lit = lit(spec.name),
@@ -959,7 +967,7 @@ impl<'c> Batcher<'c> {
                     Val::Text(si, start, start + t.len())
                 }
                 ColType::Json => {
-                    if serde_json::from_str::<serde_json::de::IgnoredAny>(t).is_err() {
+                    if serde_json::from_str::<serde::de::IgnoredAny>(t).is_err() {
                         return Err((col.name, "not valid JSON".into()));
                     }
                     let start = t.as_ptr() as usize - text.as_ptr() as usize;

@@ -300,9 +300,31 @@ CREATE TABLE IF NOT EXISTS models (
 );
 CREATE TABLE IF NOT EXISTS customer_scores (
     run_id VARCHAR NOT NULL,
+    as_of DATE NOT NULL,
     customer_id VARCHAR NOT NULL,
-    as_of TIMESTAMP NOT NULL,
-    scores VARCHAR NOT NULL
+    recency_score INTEGER,
+    frequency_score INTEGER,
+    monetary_score INTEGER,
+    rfm_cell VARCHAR,
+    rfm_group VARCHAR,
+    value_tier VARCHAR,
+    p_alive DOUBLE,
+    expected_purchases_30d DOUBLE,
+    expected_purchases_90d DOUBLE,
+    expected_purchases_365d DOUBLE,
+    next_order_date DATE,
+    expected_avg_spend DOUBLE,
+    clv DOUBLE,
+    clv_low DOUBLE,
+    clv_high DOUBLE,
+    scored_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS score_runs (
+    run_id VARCHAR PRIMARY KEY,
+    as_of DATE NOT NULL,
+    model_id VARCHAR,
+    customers BIGINT NOT NULL,
+    created_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id VARCHAR PRIMARY KEY,

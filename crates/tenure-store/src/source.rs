@@ -326,11 +326,13 @@ impl DelimitedReader {
                 self.blank_lines += 1;
                 continue;
             }
+            // The raw bytes are moved out while fields are split from them into the same record.
+            let mut raw = std::mem::take(&mut rec.raw);
             match self.delim {
-                Delimiter::Whitespace => split_whitespace(&rec.raw, rec),
+                Delimiter::Whitespace => split_whitespace(&raw, rec),
                 Delimiter::Byte(d) => {
-                    while !split_delimited(&rec.raw, d, rec) {
-                        if rec.raw.len() > MAX_RECORD_BYTES {
+                    while !split_delimited(&raw, d, rec) {
+                        if raw.len() > MAX_RECORD_BYTES {
                             rec.error = Some(format!(
                                 "quoted field opened on line {} is not closed within {} MiB",
                                 rec.line,
@@ -338,10 +340,10 @@ impl DelimitedReader {
                             ));
                             break;
                         }
-                        rec.raw.push(b'\n');
-                        let n = self.inner.read_until(b'\n', &mut rec.raw)?;
+                        raw.push(b'\n');
+                        let n = self.inner.read_until(b'\n', &mut raw)?;
                         if n == 0 {
-                            rec.raw.pop();
+                            raw.pop();
                             rec.error = Some(format!(
                                 "quoted field opened on line {} is never closed",
                                 rec.line
@@ -349,10 +351,11 @@ impl DelimitedReader {
                             break;
                         }
                         self.line += 1;
-                        strip_eol(&mut rec.raw);
+                        strip_eol(&mut raw);
                     }
                 }
             }
+            rec.raw = raw;
             return Ok(true);
         }
     }

@@ -90,7 +90,11 @@ impl Store {
     fn open_inner(dir: &Path, read_only: bool) -> Result<Store> {
         let config = Config::load(dir)?;
         let path = dir.join(DB_FILE);
-        let mut db_config = DbConfig::default();
+        // Offline by design: never try to download an extension at run time.
+        let mut db_config = DbConfig::default()
+            .enable_autoload_extension(false)
+            .and_then(|c| c.with("autoinstall_known_extensions", "false"))
+            .db("configure the store")?;
         if read_only {
             db_config = db_config
                 .access_mode(AccessMode::ReadOnly)
@@ -111,7 +115,13 @@ impl Store {
 
     /// An in-memory store with the full schema, for tests and one-off pipelines.
     pub fn in_memory(dir: &Path) -> Result<Store> {
-        let conn = Connection::open_in_memory().db("open an in-memory store")?;
+        let conn = Connection::open_in_memory_with_flags(
+            DbConfig::default()
+                .enable_autoload_extension(false)
+                .and_then(|c| c.with("autoinstall_known_extensions", "false"))
+                .db("configure the store")?,
+        )
+        .db("open an in-memory store")?;
         let store = Store {
             conn,
             dir: dir.to_path_buf(),
@@ -135,16 +145,17 @@ impl Store {
     fn migrate(&self) -> Result<()> {
         self.conn
             .execute_batch(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)",
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)",
             )
             .db("create schema_migrations")?;
         let current = self.schema_version()?;
         for m in MIGRATIONS.iter().filter(|m| m.version > current) {
             let sql = format!(
-                "BEGIN TRANSACTION;\n{}\nINSERT INTO schema_migrations (version, description) VALUES ({}, '{}');\nCOMMIT;",
+                "BEGIN TRANSACTION;\n{}\nINSERT INTO schema_migrations (version, description, applied_at) VALUES ({}, '{}', TIMESTAMP '{}');\nCOMMIT;",
                 (m.sql)(),
                 m.version,
-                m.description.replace('\'', "''")
+                m.description.replace('\'', "''"),
+                chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S")
             );
             if let Err(e) = self.conn.execute_batch(&sql) {
                 let _ = self.conn.execute_batch("ROLLBACK");
@@ -290,6 +301,7 @@ fn derived_table(name: &str) -> Result<&'static str> {
         "review_analysis",
         "models",
         "customer_scores",
+        "score_runs",
         "schema_migrations",
     ];
     DERIVED
