@@ -3,7 +3,7 @@
 #   CUSTOMERS=1000000 ./scripts/bench_generate.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tenure-target}"
+. scripts/lib/env.sh
 CUSTOMERS="${CUSTOMERS:-1000000}"
 OUT="${OUT:-$HOME/.cache/tenure-bench/shop-$CUSTOMERS}"
 cargo build --locked -p tenure-cli --bin tenure 2>&1 | tail -1

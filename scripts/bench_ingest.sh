@@ -4,7 +4,7 @@
 #   ROWS=10000000 ./scripts/bench_ingest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tenure-target}"
+. scripts/lib/env.sh
 ROWS="${ROWS:-10000000}"
 WORK="${WORK:-$HOME/.cache/tenure-bench}"
 mkdir -p "$WORK"

@@ -3,5 +3,5 @@
 # docs/BUILD.md), ingests the bundled CDNOW sample and a generated shop, prints what the store holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tenure-target}"
+. scripts/lib/env.sh
 exec cargo run --locked -p tenure-cli --bin tenure -- demo --dir demo-project "$@"

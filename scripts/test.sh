@@ -2,5 +2,5 @@
 # Runs every test of the workspace (the README's test command; .ci/run calls it too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tenure-target}"
+. scripts/lib/env.sh
 exec cargo test --workspace --locked "$@"
