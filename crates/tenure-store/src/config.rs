@@ -126,6 +126,6 @@ mod tests {
     #[test]
     fn bad_zone_is_reported() {
         let c: Config = toml::from_str("[project]\ntimezone = \"Mars/Olympus\"\n").expect("valid toml");
-        assert!(c.time_zone().unwrap_err().contains("Mars/Olympus"));
+        assert!(c.time_zone().expect_err("unknown zone").contains("Mars/Olympus"));
     }
 }

@@ -403,7 +403,7 @@ impl Store {
             explicit.push((ours.clone(), theirs.clone()));
         }
 
-        let mut opened = self.open_input(path, format, opts)?;
+        let opened = self.open_input(path, format, opts)?;
         let src_idx = resolve_mapping(spec, &opened.columns, &explicit)?;
         let mapping: Vec<(String, String)> = spec
             .columns
@@ -447,31 +447,37 @@ impl Store {
         let is_delimited = format == Format::Csv;
         let ncols = opened.columns.len();
         let mut rejects = Rejects::new(rejects_partial.clone());
-        let mut read = 0u64;
-        {
-            let appender = self.conn.appender("_stage").db("open the staging appender")?;
-            let mut batcher = Batcher::new(spec, src_idx.clone(), tz, self.config.project.date_format.clone(), not_after, appender);
-            let mut rec = RawRecord::default();
-            while opened.next(&mut rec)? {
-                read += 1;
-                if let Some(err) = &rec.error {
-                    rejects.write(&rec, "", err)?;
-                } else if is_delimited && rec.len() != ncols {
-                    let reason = format!(
-                        "expected {ncols} fields, found {} (delimiter {})",
-                        rec.len(),
-                        opened.delimiter.map(|d| d.describe()).unwrap_or_default()
-                    );
-                    rejects.write(&rec, "", &reason)?;
-                } else if let Err((field, reason)) = batcher.push(&rec) {
-                    rejects.write(&rec, field, &reason)?;
-                }
-                if read % 65_536 == 0 {
-                    progress(read);
+        // Two threads: a worker reads, splits and validates records into Arrow batches; this thread
+        // appends them to DuckDB and writes the rejects file. Most of the per-row work overlaps.
+        let date_format = self.config.project.date_format.clone();
+        let batcher = Batcher::new(spec, src_idx.clone(), tz, date_format, not_after);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Staged>(4);
+        let (read, opened) = std::thread::scope(|scope| -> Result<(u64, Opened)> {
+            let worker = scope.spawn(move || read_and_validate(opened, batcher, is_delimited, ncols, tx));
+            let mut appender = self.conn.appender("_stage").db("open the staging appender")?;
+            let mut failure = None;
+            for msg in rx.iter() {
+                let step = match msg {
+                    Staged::Batch(b) => appender.append_record_batch(b).db("append a staging batch"),
+                    Staged::Reject { rec, field, reason } => rejects.write(&rec, field, &reason),
+                    Staged::Progress(n) => {
+                        progress(n);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = step {
+                    failure = Some(e);
+                    break; // dropping the receiver stops the worker at its next send
                 }
             }
-            batcher.finish()?;
-        }
+            drop(rx);
+            let outcome = worker.join().map_err(|_| StoreError::Invalid("the ingest worker thread panicked; please report this with the input file".into()))?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            appender.flush().db("flush the staging appender")?;
+            outcome
+        })?;
         progress(read);
         let blank_lines = opened.blank_lines();
         let delimiter_used = opened.delimiter.map(|d| d.describe());
@@ -727,12 +733,12 @@ impl Store {
              INSERT INTO ingest_runs VALUES ({run_id}, {started}, {finished}, {source}, {format}, {t_lit}, {policy}, {read}, {acc}, {dup}, {conf}, {rej}, {ret}, {zero}, {unk}, {rfile}, {mapping}, {warn});
              COMMIT;",
             t = spec.name,
-            started = format!("TIMESTAMP '{}'", report_started.format("%Y-%m-%d %H:%M:%S%.6f")),
-            finished = format!("TIMESTAMP '{}'", chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f")),
+            started = ts_lit(report_started),
+            finished = ts_lit(chrono::Utc::now().naive_utc()),
             source = lit(&report.source),
-            format = lit(&format!("{:?}", report.format).to_lowercase()),
+            format = lit(&format_name(report.format)),
             t_lit = lit(spec.name),
-            policy = lit(&format!("{:?}", report.on_conflict).to_lowercase()),
+            policy = lit(&policy_name(report.on_conflict)),
             read = report.read,
             acc = report.accepted,
             dup = report.duplicate,
@@ -754,6 +760,77 @@ impl Store {
         }
         Ok(())
     }
+}
+
+fn ts_lit(t: NaiveDateTime) -> String {
+    format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+fn format_name(f: Format) -> String {
+    format!("{f:?}").to_lowercase()
+}
+
+fn policy_name(p: OnConflict) -> String {
+    format!("{p:?}").to_lowercase()
+}
+
+/// What the ingest worker hands to the thread that owns the database connection.
+enum Staged {
+    /// Validated rows.
+    Batch(RecordBatch),
+    /// A refused record and why.
+    Reject {
+        rec: RawRecord,
+        field: &'static str,
+        reason: String,
+    },
+    /// Records read so far.
+    Progress(u64),
+}
+
+/// The worker side of ingest: read every record, validate it, send batches and rejects. Returns the
+/// number of records read and the input (for its blank-line count and sniffed layout).
+fn read_and_validate(
+    mut opened: Opened,
+    mut batcher: Batcher,
+    is_delimited: bool,
+    ncols: usize,
+    tx: std::sync::mpsc::SyncSender<Staged>,
+) -> Result<(u64, Opened)> {
+    let mut read = 0u64;
+    let mut rec = RawRecord::default();
+    let delim = opened.delimiter.map(|d| d.describe()).unwrap_or_default();
+    // A closed channel means the database side failed; it reports that error, so stop quietly.
+    macro_rules! send {
+        ($msg:expr) => {
+            if tx.send($msg).is_err() {
+                return Ok((read, opened));
+            }
+        };
+    }
+    while opened.next(&mut rec)? {
+        read += 1;
+        let refused = if let Some(err) = rec.error.take() {
+            Some(("", err))
+        } else if is_delimited && rec.len() != ncols {
+            Some(("", format!("expected {ncols} fields, found {} (delimiter {delim})", rec.len())))
+        } else {
+            batcher.push(&rec).err()
+        };
+        if let Some((field, reason)) = refused {
+            send!(Staged::Reject { rec: std::mem::take(&mut rec), field, reason });
+        }
+        if let Some(batch) = batcher.take_if_full()? {
+            send!(Staged::Batch(batch));
+        }
+        if read.is_multiple_of(65_536) {
+            send!(Staged::Progress(read));
+        }
+    }
+    if let Some(batch) = batcher.take()? {
+        send!(Staged::Batch(batch));
+    }
+    Ok((read, opened))
 }
 
 /// A SQL string literal.
@@ -852,8 +929,8 @@ enum ColBuilder {
 
 const BATCH_ROWS: usize = 65_536;
 
-/// Validates records and appends them to the staging table in Arrow batches.
-struct Batcher<'c> {
+/// Validates records into Arrow batches shaped like the staging table.
+struct Batcher {
     spec: &'static TableSpec,
     src_idx: Vec<Option<usize>>,
     tz: TimeZone,
@@ -866,19 +943,17 @@ struct Batcher<'c> {
     is_zero: BooleanBuilder,
     rows: usize,
     schema: SchemaRef,
-    appender: duckdb::Appender<'c>,
     values: Vec<Val>,
     canon: Vec<u8>,
 }
 
-impl<'c> Batcher<'c> {
+impl Batcher {
     fn new(
         spec: &'static TableSpec,
         src_idx: Vec<Option<usize>>,
         tz: TimeZone,
         date_format: Option<String>,
         not_after: NaiveDateTime,
-        appender: duckdb::Appender<'c>,
     ) -> Self {
         let mut fields: Vec<Field> = spec
             .columns
@@ -911,7 +986,6 @@ impl<'c> Batcher<'c> {
             is_zero: BooleanBuilder::new(),
             rows: 0,
             schema: Arc::new(Schema::new(fields)),
-            appender,
             values: vec![Val::Null; spec.columns.len()],
             canon: Vec::with_capacity(256),
         };
@@ -1042,15 +1116,22 @@ impl<'c> Batcher<'c> {
         self.is_return.append_value(is_return);
         self.is_zero.append_value(is_zero);
         self.rows += 1;
-        if self.rows >= BATCH_ROWS {
-            self.flush().map_err(|e| ("", format!("staging failed: {e}")))?;
-        }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
+    /// The batch built so far, once it is full.
+    fn take_if_full(&mut self) -> Result<Option<RecordBatch>> {
+        if self.rows >= BATCH_ROWS {
+            self.take()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The batch built so far (none when empty); the builders start over.
+    fn take(&mut self) -> Result<Option<RecordBatch>> {
         if self.rows == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let mut arrays: Vec<ArrayRef> = self
             .cols
@@ -1069,19 +1150,13 @@ impl<'c> Batcher<'c> {
         arrays.push(Arc::new(self.hash.finish()));
         arrays.push(Arc::new(self.is_return.finish()));
         arrays.push(Arc::new(self.is_zero.finish()));
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|source| StoreError::Arrow {
-            op: "build a staging batch",
-            source,
-        })?;
-        self.appender.append_record_batch(batch).db("append a staging batch")?;
         self.rows = 0;
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.flush()?;
-        self.appender.flush().db("flush the staging appender")?;
-        Ok(())
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map(Some)
+            .map_err(|source| StoreError::Arrow {
+                op: "build a staging batch",
+                source,
+            })
     }
 }
 
@@ -1120,9 +1195,9 @@ mod tests {
     fn explicit_mapping_errors_are_clear() {
         let spec = input_table("orders").expect("orders exists");
         let cols: Vec<String> = (1..=5).map(|i| format!("column{i}")).collect();
-        let err = resolve_mapping(spec, &cols, &[("amount".into(), "column9".into())]).unwrap_err();
+        let err = resolve_mapping(spec, &cols, &[("amount".into(), "column9".into())]).expect_err("bad mapping");
         assert!(err.to_string().contains("no column `column9`"));
-        let err = resolve_mapping(spec, &cols, &[("amount".into(), "column5".into())]).unwrap_err();
+        let err = resolve_mapping(spec, &cols, &[("amount".into(), "column5".into())]).expect_err("missing column");
         assert!(err.to_string().contains("--map customer_id="), "{err}");
     }
 

@@ -30,7 +30,7 @@ impl TimeZone {
     }
 
     /// Convert a wall-clock time at a fixed offset (seconds east of UTC) into this zone.
-    fn from_offset(&self, naive: NaiveDateTime, offset_secs: i32) -> Option<NaiveDateTime> {
+    fn at_offset(&self, naive: NaiveDateTime, offset_secs: i32) -> Option<NaiveDateTime> {
         let utc = naive.checked_sub_signed(chrono::Duration::seconds(i64::from(offset_secs)))?;
         if self.0 == Tz::UTC {
             return Some(utc);
@@ -110,7 +110,7 @@ fn parse_auto(s: &str, tz: TimeZone) -> Result<NaiveDateTime, &'static str> {
     }
     if let Ok(t) = DateTime::parse_from_rfc2822(s) {
         return tz
-            .from_offset(t.naive_utc(), 0)
+            .at_offset(t.naive_utc(), 0)
             .ok_or("timestamp out of range");
     }
     Err("unrecognised date format (expected ISO-8601, YYYYMMDD, YYYY-MM-DD HH:MM:SS or epoch seconds; set date_format in tenure.toml for others)")
@@ -214,7 +214,7 @@ fn parse_iso(b: &[u8], tz: TimeZone) -> Option<NaiveDateTime> {
         return Some(naive);
     }
     if rest == b"Z" || rest == b"z" || rest == b"UTC" {
-        return tz.from_offset(naive, 0);
+        return tz.at_offset(naive, 0);
     }
     let sign = match rest[0] {
         b'+' => 1,
@@ -231,7 +231,7 @@ fn parse_iso(b: &[u8], tz: TimeZone) -> Option<NaiveDateTime> {
     if oh > 23 || om > 59 {
         return None;
     }
-    tz.from_offset(naive, sign * (oh as i32 * 3600 + om as i32 * 60))
+    tz.at_offset(naive, sign * (oh as i32 * 3600 + om as i32 * 60))
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {

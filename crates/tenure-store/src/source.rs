@@ -71,11 +71,6 @@ impl RawRecord {
         self.ends.len()
     }
 
-    /// Whether the record has no fields.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     /// Field `i` as bytes (untrimmed); `None` when the record is shorter.
     pub fn field(&self, i: usize) -> Option<&[u8]> {
         let end = *self.ends.get(i)?;
