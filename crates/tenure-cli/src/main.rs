@@ -18,7 +18,11 @@ use tenure_engine::store::{
 };
 
 #[derive(Parser)]
-#[command(name = "tenure", version, about = "Customer lifecycle engine for e-commerce: value, risk, segments, satisfaction.")]
+#[command(
+    name = "tenure",
+    version,
+    about = "Customer lifecycle engine for e-commerce: value, risk, segments, satisfaction."
+)]
 struct Cli {
     /// Project folder (holds tenure.toml, tenure.duckdb, models/, rejects/).
     #[arg(long, global = true, default_value = ".")]
@@ -131,7 +135,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli) {
@@ -173,18 +181,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if cli.json {
                 print_json(&store.status()?)?;
             } else {
-                println!("initialised project {} (schema v{})", project.display(), store.schema_version()?);
+                println!(
+                    "initialised project {} (schema v{})",
+                    project.display(),
+                    store.schema_version()?
+                );
                 println!("next: tenure ingest orders.csv --table orders");
             }
         }
-        Command::Ingest { file, table, map, format, delimiter, header, no_header, on_conflict } => {
+        Command::Ingest {
+            file,
+            table,
+            map,
+            format,
+            delimiter,
+            header,
+            no_header,
+            on_conflict,
+        } => {
             let store = Store::open(&project)?;
             let map = map
                 .iter()
                 .map(|m| {
                     m.split_once('=')
                         .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
-                        .with_context(|| format!("--map {m}: write ours=theirs, e.g. --map customer_id=CustomerID"))
+                        .with_context(|| {
+                            format!(
+                                "--map {m}: write ours=theirs, e.g. --map customer_id=CustomerID"
+                            )
+                        })
                 })
                 .collect::<Result<Vec<_>>>()?;
             let delimiter = match delimiter {
@@ -201,7 +226,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     FormatArg::Parquet => Format::Parquet,
                 }),
                 delimiter,
-                header: if header { Some(true) } else if no_header { Some(false) } else { None },
+                header: if header {
+                    Some(true)
+                } else if no_header {
+                    Some(false)
+                } else {
+                    None
+                },
                 map,
                 on_conflict: match on_conflict {
                     ConflictArg::Reject => OnConflict::Reject,
@@ -233,7 +264,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_status(&status);
             }
         }
-        Command::Features { as_of, horizon, out } => {
+        Command::Features {
+            as_of,
+            horizon,
+            out,
+        } => {
             let store = Store::open_read_only(&project)?;
             let as_of = match as_of {
                 Some(d) => parse_date(&d)?,
@@ -249,14 +284,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => {
                     let n = store.copy_to(&sql, &path)?;
                     if cli.json {
-                        print_json(&serde_json::json!({"as_of": as_of.to_string(), "rows": n, "out": path}))?;
+                        print_json(
+                            &serde_json::json!({"as_of": as_of.to_string(), "rows": n, "out": path}),
+                        )?;
                     } else {
-                        println!("wrote features of {n} customers as of {as_of} to {}", path.display());
+                        println!(
+                            "wrote features of {n} customers as of {as_of} to {}",
+                            path.display()
+                        );
                     }
                 }
                 None => {
                     let batches = store.query_arrow(&format!("SELECT * FROM ({sql}) LIMIT 10"))?;
-                    let total = store.query_arrow(&format!("SELECT count(*) AS customers FROM ({sql})"))?;
+                    let total =
+                        store.query_arrow(&format!("SELECT count(*) AS customers FROM ({sql})"))?;
                     println!("{}", pretty_format_batches(&total)?);
                     println!("{}", pretty_format_batches(&batches)?);
                     println!("(first 10 rows; use --out FILE for all)");
@@ -298,12 +339,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("exported {n} rows of {table} to {}", out.display());
             }
         }
-        Command::Generate { customers, seed, out } => {
-            let params = SimParams { customers, seed, ..SimParams::default() };
-            let pb = if cli.json { ProgressBar::hidden() } else { ProgressBar::new(customers) };
+        Command::Generate {
+            customers,
+            seed,
+            out,
+        } => {
+            let params = SimParams {
+                customers,
+                seed,
+                ..SimParams::default()
+            };
+            let pb = if cli.json {
+                ProgressBar::hidden()
+            } else {
+                ProgressBar::new(customers)
+            };
             pb.set_style(
-                ProgressStyle::with_template("generating {bar:30} {human_pos}/{human_len} customers [{elapsed}<{eta}]")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "generating {bar:30} {human_pos}/{human_len} customers [{elapsed}<{eta}]",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             let summary = tenure_engine::sim::generate(&params, &out, &mut |n| pb.set_position(n));
             pb.finish_and_clear();
@@ -315,10 +370,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             }
         }
-        Command::Demo { dir, shop_customers } => {
+        Command::Demo {
+            dir,
+            shop_customers,
+        } => {
             let pb = spinner(cli.json, "demo");
             let report = tenure_engine::run_demo(
-                &tenure_engine::DemoOptions { dir: dir.clone(), shop_customers, seed: 42 },
+                &tenure_engine::DemoOptions {
+                    dir: dir.clone(),
+                    shop_customers,
+                    seed: 42,
+                },
                 &mut |stage, n| {
                     pb.set_message(stage.to_string());
                     pb.set_position(n);
@@ -329,15 +391,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if cli.json {
                 print_json(&report)?;
             } else {
-                for (name, p) in [("CDNOW (real data, 1/10 sample)", &report.cdnow), ("generated shop", &report.shop)] {
+                for (name, p) in [
+                    ("CDNOW (real data, 1/10 sample)", &report.cdnow),
+                    ("generated shop", &report.shop),
+                ] {
                     println!("== {name}: {}", p.dir.display());
                     for r in &p.ingests {
                         print_ingest(r);
                     }
                     print_status(&p.status);
-                    println!("features of {} customers: {}\n", p.feature_rows, p.features_file.display());
+                    println!(
+                        "features of {} customers: {}\n",
+                        p.feature_rows,
+                        p.features_file.display()
+                    );
                 }
-                println!("Try: tenure --project {} sql \"SELECT * FROM orders LIMIT 5\"", report.cdnow.dir.display());
+                println!(
+                    "Try: tenure --project {} sql \"SELECT * FROM orders LIMIT 5\"",
+                    report.cdnow.dir.display()
+                );
             }
         }
     }
@@ -358,13 +430,22 @@ fn print_ingest(r: &IngestReport) {
         println!("  note: {w}");
     }
     if let Some(f) = &r.rejects_file {
-        println!("  refused rows (line, field, reason, raw line): {}", f.display());
+        println!(
+            "  refused rows (line, field, reason, raw line): {}",
+            f.display()
+        );
     }
 }
 
 fn print_status(s: &Status) {
-    println!("project {} (schema v{}, {} ingest runs)", s.project, s.schema_version, s.ingest_runs);
-    println!("  {:<12} {:>12} {:>10}  {:<20} {:<20}", "table", "rows", "customers", "first", "last");
+    println!(
+        "project {} (schema v{}, {} ingest runs)",
+        s.project, s.schema_version, s.ingest_runs
+    );
+    println!(
+        "  {:<12} {:>12} {:>10}  {:<20} {:<20}",
+        "table", "rows", "customers", "first", "last"
+    );
     for t in &s.tables {
         println!(
             "  {:<12} {:>12} {:>10}  {:<20} {:<20}",

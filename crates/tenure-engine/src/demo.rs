@@ -59,9 +59,15 @@ pub struct DemoReport {
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| EngineError::Io { path: dir.into(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
+            path: dir.into(),
+            source,
+        })?;
     }
-    std::fs::write(path, bytes).map_err(|source| EngineError::Io { path: path.into(), source })
+    std::fs::write(path, bytes).map_err(|source| EngineError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Run the demo: ingest CDNOW into `DIR/cdnow`, generate a shop and ingest all of its tables into
@@ -73,10 +79,17 @@ pub fn run_demo(opts: &DemoOptions, stage: &mut dyn FnMut(&str, u64)) -> Result<
     write(&cdnow_file, CDNOW_SAMPLE)?;
     let store = Store::init(&cdnow_dir)?;
     stage("ingest CDNOW orders", 0);
-    let map = CDNOW_MAPPING.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let map = CDNOW_MAPPING
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     let r = store.ingest(
         &cdnow_file,
-        &IngestOptions { table: "orders".into(), map, ..Default::default() },
+        &IngestOptions {
+            table: "orders".into(),
+            map,
+            ..Default::default()
+        },
         &mut |n| stage("ingest CDNOW orders", n),
     )?;
     let features_file = cdnow_dir.join("features-1997-09-30.csv");
@@ -103,12 +116,23 @@ pub fn run_demo(opts: &DemoOptions, stage: &mut dyn FnMut(&str, u64)) -> Result<
     let shop_summary = tenure_sim::generate(&params, &data, &mut |n| stage("generate shop", n))?;
     let store = Store::init(&shop_dir)?;
     let mut ingests = Vec::new();
-    for table in ["customers", "products", "orders", "order_items", "events", "reviews", "tickets"] {
+    for table in [
+        "customers",
+        "products",
+        "orders",
+        "order_items",
+        "events",
+        "reviews",
+        "tickets",
+    ] {
         let label = format!("ingest {table}");
         stage(&label, 0);
         ingests.push(store.ingest(
             &data.join(format!("{table}.csv")),
-            &IngestOptions { table: table.into(), ..Default::default() },
+            &IngestOptions {
+                table: table.into(),
+                ..Default::default()
+            },
             &mut |n| stage(&label, n),
         )?);
     }
@@ -122,5 +146,9 @@ pub fn run_demo(opts: &DemoOptions, stage: &mut dyn FnMut(&str, u64)) -> Result<
         features_file,
         feature_rows,
     };
-    Ok(DemoReport { cdnow, shop, shop_summary })
+    Ok(DemoReport {
+        cdnow,
+        shop,
+        shop_summary,
+    })
 }

@@ -70,7 +70,9 @@ impl Config {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        config.time_zone().map_err(|message| StoreError::Config { path, message })?;
+        config
+            .time_zone()
+            .map_err(|message| StoreError::Config { path, message })?;
         Ok(config)
     }
 
@@ -125,7 +127,11 @@ mod tests {
 
     #[test]
     fn bad_zone_is_reported() {
-        let c: Config = toml::from_str("[project]\ntimezone = \"Mars/Olympus\"\n").expect("valid toml");
-        assert!(c.time_zone().expect_err("unknown zone").contains("Mars/Olympus"));
+        let c: Config =
+            toml::from_str("[project]\ntimezone = \"Mars/Olympus\"\n").expect("valid toml");
+        assert!(c
+            .time_zone()
+            .expect_err("unknown zone")
+            .contains("Mars/Olympus"));
     }
 }

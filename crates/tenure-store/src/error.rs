@@ -95,7 +95,10 @@ impl<T> DbContext<T> for std::result::Result<T, duckdb::Error> {
 }
 
 /// Attach a path and operation to an I/O error.
-pub(crate) fn io_err(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+pub(crate) fn io_err(
+    op: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> StoreError {
     let path = path.into();
     move |source| StoreError::Io { op, path, source }
 }

@@ -33,7 +33,9 @@ impl Horizon {
     /// Parse `90d`, `39w`, `6m`, `1y`.
     pub fn parse(s: &str) -> Result<Horizon> {
         let s = s.trim();
-        let bad = || StoreError::Invalid(format!("horizon `{s}` is not valid: write a whole number and a unit, e.g. 90d, 39w, 6m or 1y"));
+        let bad = || {
+            StoreError::Invalid(format!("horizon `{s}` is not valid: write a whole number and a unit, e.g. 90d, 39w, 6m or 1y"))
+        };
         let unit = s.chars().last().ok_or_else(bad)?;
         let n: u32 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
         if n == 0 || n > 100_000 {
@@ -56,7 +58,9 @@ impl Horizon {
             Horizon::Months(n) => as_of.checked_add_months(Months::new(n)),
             Horizon::Years(n) => as_of.checked_add_months(Months::new(12 * n)),
         };
-        out.ok_or_else(|| StoreError::Invalid(format!("horizon {self} after {as_of} is out of range")))
+        out.ok_or_else(|| {
+            StoreError::Invalid(format!("horizon {self} after {as_of} is out of range"))
+        })
     }
 
     /// Length in days when starting the day after `as_of`.
@@ -83,12 +87,19 @@ pub fn parse_date(s: &str) -> Result<NaiveDate> {
         .map_err(|_| StoreError::Invalid(format!("date `{s}` is not valid: write YYYY-MM-DD")))
 }
 
-const NOT_CANCELLED: &str = "coalesce(lower(status), '') NOT IN ('cancelled', 'canceled', 'void', 'failed')";
+const NOT_CANCELLED: &str =
+    "coalesce(lower(status), '') NOT IN ('cancelled', 'canceled', 'void', 'failed')";
 
 fn sql_ident(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     out.truncate(40);
     out
@@ -149,28 +160,53 @@ impl Store {
                 .conn
                 .prepare("SELECT event_type FROM events GROUP BY event_type ORDER BY count(*) DESC, event_type LIMIT 12")
                 .db("list event types")?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).db("list event types")?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .db("list event types")?;
             for r in rows {
                 types.push(r.db("list event types")?);
             }
-            let mut ev = vec!["customer_id".to_string(), "count(*) AS events_total".into(), "max(occurred_at) AS last_event_at".into()];
+            let mut ev = vec![
+                "customer_id".to_string(),
+                "count(*) AS events_total".into(),
+                "max(occurred_at) AS last_event_at".into(),
+            ];
             for t in &types {
-                ev.push(format!("count(*) FILTER (WHERE event_type = {}) AS \"events_{}\"", lit(t), sql_ident(t)));
-                cols.push(format!("coalesce(ev.\"events_{0}\", 0) AS \"events_{0}\"", sql_ident(t)));
+                ev.push(format!(
+                    "count(*) FILTER (WHERE event_type = {}) AS \"events_{}\"",
+                    lit(t),
+                    sql_ident(t)
+                ));
+                cols.push(format!(
+                    "coalesce(ev.\"events_{0}\", 0) AS \"events_{0}\"",
+                    sql_ident(t)
+                ));
             }
-            ctes.push(format!("ev AS (SELECT {} FROM events WHERE occurred_at < {cut} GROUP BY customer_id)", ev.join(", ")));
+            ctes.push(format!(
+                "ev AS (SELECT {} FROM events WHERE occurred_at < {cut} GROUP BY customer_id)",
+                ev.join(", ")
+            ));
             cols.push("coalesce(ev.events_total, 0) AS events_total".into());
-            cols.push(format!("date_diff('day', CAST(ev.last_event_at AS DATE), {day}) AS days_since_last_event"));
+            cols.push(format!(
+                "date_diff('day', CAST(ev.last_event_at AS DATE), {day}) AS days_since_last_event"
+            ));
             joins.push("LEFT JOIN ev ON ev.customer_id = base.customer_id".into());
         }
         if self.count("reviews")? > 0 {
             ctes.push(format!("rv AS (SELECT customer_id, count(*) AS reviews, avg(rating) AS rating_mean, count(*) FILTER (WHERE rating <= 2) AS low_ratings FROM reviews WHERE created_at < {cut} GROUP BY customer_id)"));
-            cols.extend(["coalesce(rv.reviews, 0) AS reviews".into(), "rv.rating_mean".into(), "coalesce(rv.low_ratings, 0) AS low_ratings".to_string()]);
+            cols.extend([
+                "coalesce(rv.reviews, 0) AS reviews".into(),
+                "rv.rating_mean".into(),
+                "coalesce(rv.low_ratings, 0) AS low_ratings".to_string(),
+            ]);
             joins.push("LEFT JOIN rv ON rv.customer_id = base.customer_id".into());
         }
         if self.count("tickets")? > 0 {
             ctes.push(format!("tk AS (SELECT customer_id, count(*) AS tickets, count(*) FILTER (WHERE NOT coalesce(resolved, false)) AS tickets_unresolved FROM tickets WHERE created_at < {cut} GROUP BY customer_id)"));
-            cols.extend(["coalesce(tk.tickets, 0) AS tickets".to_string(), "coalesce(tk.tickets_unresolved, 0) AS tickets_unresolved".into()]);
+            cols.extend([
+                "coalesce(tk.tickets, 0) AS tickets".to_string(),
+                "coalesce(tk.tickets_unresolved, 0) AS tickets_unresolved".into(),
+            ]);
             joins.push("LEFT JOIN tk ON tk.customer_id = base.customer_id".into());
         }
         Ok(format!(
@@ -215,7 +251,11 @@ impl Store {
     }
 
     /// Calibration features and holdout labels, as Arrow batches.
-    pub fn calibration_holdout(&self, as_of: NaiveDate, horizon: Horizon) -> Result<Vec<RecordBatch>> {
+    pub fn calibration_holdout(
+        &self,
+        as_of: NaiveDate,
+        horizon: Horizon,
+    ) -> Result<Vec<RecordBatch>> {
         self.query_arrow(&self.calibration_holdout_sql(as_of, horizon)?)
     }
 
@@ -223,7 +263,11 @@ impl Store {
     pub fn last_order_date(&self) -> Result<Option<NaiveDate>> {
         let s: Option<String> = self
             .conn
-            .query_row("SELECT CAST(CAST(max(ordered_at) AS DATE) AS VARCHAR) FROM orders", [], |r| r.get(0))
+            .query_row(
+                "SELECT CAST(CAST(max(ordered_at) AS DATE) AS VARCHAR) FROM orders",
+                [],
+                |r| r.get(0),
+            )
             .db("read the last order date")?;
         Ok(s.and_then(|s| parse_date(&s).ok()))
     }

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-    UInt64Builder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -189,7 +189,11 @@ fn resolve_mapping(
             return Err(StoreError::Mapping(format!(
                 "{ours}={theirs}: {} has no column `{ours}` (its columns: {})",
                 spec.name,
-                spec.columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                spec.columns
+                    .iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         let found = columns
@@ -251,7 +255,12 @@ struct Opened {
 enum Reader {
     Delimited(DelimitedReader),
     Jsonl(JsonlReader),
-    Rows { batches: Vec<RecordBatch>, batch: usize, row: usize, line: u64 },
+    Rows {
+        batches: Vec<RecordBatch>,
+        batch: usize,
+        row: usize,
+        line: u64,
+    },
 }
 
 impl Opened {
@@ -268,7 +277,12 @@ impl Opened {
         match &mut self.reader {
             Reader::Delimited(r) => r.read(rec).map_err(io),
             Reader::Jsonl(r) => r.read(rec).map_err(io),
-            Reader::Rows { batches, batch, row, line } => loop {
+            Reader::Rows {
+                batches,
+                batch,
+                row,
+                line,
+            } => loop {
                 let Some(b) = batches.get(*batch) else {
                     return Ok(false);
                 };
@@ -279,8 +293,13 @@ impl Opened {
                 }
                 let values: Vec<Option<&str>> = (0..b.num_columns())
                     .map(|c| {
-                        let a = b.column(c).as_any().downcast_ref::<arrow::array::StringArray>();
-                        a.and_then(|a| (!arrow::array::Array::is_null(a, *row)).then(|| a.value(*row)))
+                        let a = b
+                            .column(c)
+                            .as_any()
+                            .downcast_ref::<arrow::array::StringArray>();
+                        a.and_then(|a| {
+                            (!arrow::array::Array::is_null(a, *row)).then(|| a.value(*row))
+                        })
                     })
                     .collect();
                 *line += 1;
@@ -310,15 +329,28 @@ impl Store {
             Format::Parquet => {
                 let p = path.to_string_lossy().replace('\'', "''");
                 let batches = self
-                    .query_arrow(&format!("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet('{p}')"))
+                    .query_arrow(&format!(
+                        "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet('{p}')"
+                    ))
                     .map_err(|e| input_err(format!("not a readable Parquet file ({e})")))?;
                 let columns = batches
                     .first()
-                    .map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect())
+                    .map(|b| {
+                        b.schema()
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 Ok(Opened {
                     columns,
-                    reader: Reader::Rows { batches, batch: 0, row: 0, line: 0 },
+                    reader: Reader::Rows {
+                        batches,
+                        batch: 0,
+                        row: 0,
+                        line: 0,
+                    },
                     pending: None,
                     delimiter: None,
                     header: true,
@@ -327,7 +359,9 @@ impl Store {
             Format::Jsonl => {
                 let (sample, reader) = open_text(path)?;
                 if sample.is_empty() {
-                    return Err(input_err("the file is empty: there is nothing to ingest".into()));
+                    return Err(input_err(
+                        "the file is empty: there is nothing to ingest".into(),
+                    ));
                 }
                 let columns = jsonl_columns(&sample);
                 if columns.is_empty() {
@@ -346,7 +380,9 @@ impl Store {
             Format::Csv => {
                 let (sample, reader) = open_text(path)?;
                 if sample.iter().all(u8::is_ascii_whitespace) {
-                    return Err(input_err("the file is empty: there is nothing to ingest".into()));
+                    return Err(input_err(
+                        "the file is empty: there is nothing to ingest".into(),
+                    ));
                 }
                 let delim = opts
                     .delimiter
@@ -432,7 +468,15 @@ impl Store {
             .columns
             .iter()
             .map(|c| format!("\"{}\" {}", c.name, c.ty.sql()))
-            .chain(["_line BIGINT", "_hash UBIGINT", "is_return BOOLEAN", "is_zero BOOLEAN"].map(String::from))
+            .chain(
+                [
+                    "_line BIGINT",
+                    "_hash UBIGINT",
+                    "is_return BOOLEAN",
+                    "is_zero BOOLEAN",
+                ]
+                .map(String::from),
+            )
             .collect();
         self.conn
             .execute_batch(&format!(
@@ -453,12 +497,18 @@ impl Store {
         let batcher = Batcher::new(spec, src_idx.clone(), tz, date_format, not_after);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Staged>(4);
         let (read, opened) = std::thread::scope(|scope| -> Result<(u64, Opened)> {
-            let worker = scope.spawn(move || read_and_validate(opened, batcher, is_delimited, ncols, tx));
-            let mut appender = self.conn.appender("_stage").db("open the staging appender")?;
+            let worker =
+                scope.spawn(move || read_and_validate(opened, batcher, is_delimited, ncols, tx));
+            let mut appender = self
+                .conn
+                .appender("_stage")
+                .db("open the staging appender")?;
             let mut failure = None;
             for msg in rx.iter() {
                 let step = match msg {
-                    Staged::Batch(b) => appender.append_record_batch(b).db("append a staging batch"),
+                    Staged::Batch(b) => {
+                        appender.append_record_batch(b).db("append a staging batch")
+                    }
                     Staged::Reject { rec, field, reason } => rejects.write(&rec, field, &reason),
                     Staged::Progress(n) => {
                         progress(n);
@@ -471,7 +521,12 @@ impl Store {
                 }
             }
             drop(rx);
-            let outcome = worker.join().map_err(|_| StoreError::Invalid("the ingest worker thread panicked; please report this with the input file".into()))?;
+            let outcome = worker.join().map_err(|_| {
+                StoreError::Invalid(
+                    "the ingest worker thread panicked; please report this with the input file"
+                        .into(),
+                )
+            })?;
             if let Some(e) = failure {
                 return Err(e);
             }
@@ -524,7 +579,8 @@ impl Store {
         };
         self.apply(spec, run_id, started_at, &mut report)?;
         if rejects_written {
-            std::fs::rename(&rejects_partial, &rejects_final).map_err(io_err("rename", &rejects_partial))?;
+            std::fs::rename(&rejects_partial, &rejects_final)
+                .map_err(io_err("rename", &rejects_partial))?;
         }
         self.conn
             .execute_batch("DROP TABLE IF EXISTS _stage; DROP TABLE IF EXISTS _classified;")
@@ -556,8 +612,16 @@ impl Store {
                     "coalesce(\"{k}\", 'h' || lpad(lower(hex(_hash)), 16, '0') || '-' || CAST(row_number() OVER (PARTITION BY _hash ORDER BY _line) AS VARCHAR))"
                 )
             } else {
-                let others: Vec<String> = spec.key.iter().filter(|o| *o != k).map(|o| format!("\"{o}\"")).collect();
-                format!("coalesce(\"{k}\", row_number() OVER (PARTITION BY {} ORDER BY _line))", others.join(", "))
+                let others: Vec<String> = spec
+                    .key
+                    .iter()
+                    .filter(|o| *o != k)
+                    .map(|o| format!("\"{o}\""))
+                    .collect();
+                format!(
+                    "coalesce(\"{k}\", row_number() OVER (PARTITION BY {} ORDER BY _line))",
+                    others.join(", ")
+                )
             };
             replace.push(format!("{expr} AS \"{k}\""));
         }
@@ -566,7 +630,12 @@ impl Store {
         } else {
             format!("SELECT * REPLACE ({}) FROM _stage", replace.join(", "))
         };
-        let part: String = spec.key.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+        let part: String = spec
+            .key
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         let on: String = spec
             .key
             .iter()
@@ -614,7 +683,9 @@ impl Store {
             table = spec.name,
             replace_applies = if policy == OnConflict::Replace { "true" } else { "false" },
         );
-        self.conn.execute_batch(&sql).db(format!("classify rows for {}", spec.name))?;
+        self.conn
+            .execute_batch(&sql)
+            .db(format!("classify rows for {}", spec.name))?;
         let mut counts = HashMap::new();
         let mut stmt = self
             .conn
@@ -640,7 +711,12 @@ impl Store {
             .db("list conflicting rows")?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })
             .db("list conflicting rows")?;
         let mut out = HashMap::new();
@@ -664,9 +740,17 @@ impl Store {
         report_started: NaiveDateTime,
         report: &mut IngestReport,
     ) -> Result<()> {
-        let cols: Vec<String> = spec.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
+        let cols: Vec<String> = spec
+            .columns
+            .iter()
+            .map(|c| format!("\"{}\"", c.name))
+            .collect();
         let flags = spec.name == "orders" || spec.name == "order_items";
-        let (extra_cols, extra_vals) = if flags { (", is_return, is_zero", ", is_return, is_zero") } else { ("", "") };
+        let (extra_cols, extra_vals) = if flags {
+            (", is_return, is_zero", ", is_return, is_zero")
+        } else {
+            ("", "")
+        };
         let key_match: String = spec
             .key
             .iter()
@@ -693,7 +777,11 @@ impl Store {
         if let Some((ptable, pcol)) = parent {
             let has_parent: i64 = self
                 .conn
-                .query_row(&format!("SELECT count(*) FROM (SELECT 1 FROM {ptable} LIMIT 1)"), [], |r| r.get(0))
+                .query_row(
+                    &format!("SELECT count(*) FROM (SELECT 1 FROM {ptable} LIMIT 1)"),
+                    [],
+                    |r| r.get(0),
+                )
                 .db("check the parent table")?;
             if has_parent > 0 {
                 let n: i64 = self
@@ -711,10 +799,15 @@ impl Store {
             }
         }
         if report.blank_lines > 0 {
-            report.warnings.push(format!("{} blank lines skipped", report.blank_lines));
+            report
+                .warnings
+                .push(format!("{} blank lines skipped", report.blank_lines));
         }
         if report.zero_amount > 0 {
-            report.warnings.push(format!("{} rows with a zero amount (kept, flagged is_zero)", report.zero_amount));
+            report.warnings.push(format!(
+                "{} rows with a zero amount (kept, flagged is_zero)",
+                report.zero_amount
+            ));
         }
         if report.conflicting > 0 {
             report.warnings.push(match report.on_conflict {
@@ -723,7 +816,10 @@ impl Store {
             });
         }
         if !report.ignored_columns.is_empty() {
-            report.warnings.push(format!("columns not used: {}", report.ignored_columns.join(", ")));
+            report.warnings.push(format!(
+                "columns not used: {}",
+                report.ignored_columns.join(", ")
+            ));
         }
         let col_list = cols.join(", ");
         let sql = format!(
@@ -813,12 +909,22 @@ fn read_and_validate(
         let refused = if let Some(err) = rec.error.take() {
             Some(("", err))
         } else if is_delimited && rec.len() != ncols {
-            Some(("", format!("expected {ncols} fields, found {} (delimiter {delim})", rec.len())))
+            Some((
+                "",
+                format!(
+                    "expected {ncols} fields, found {} (delimiter {delim})",
+                    rec.len()
+                ),
+            ))
         } else {
             batcher.push(&rec).err()
         };
         if let Some((field, reason)) = refused {
-            send!(Staged::Reject { rec: std::mem::take(&mut rec), field, reason });
+            send!(Staged::Reject {
+                rec: std::mem::take(&mut rec),
+                field,
+                reason
+            });
         }
         if let Some(batch) = batcher.take_if_full()? {
             send!(Staged::Batch(batch));
@@ -879,13 +985,19 @@ impl Rejects {
                 std::fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
             }
             let mut w = csv::Writer::from_path(&self.path).map_err(|e| csv_err(&self.path, e))?;
-            w.write_record(["line", "field", "reason", "raw"]).map_err(|e| csv_err(&self.path, e))?;
+            w.write_record(["line", "field", "reason", "raw"])
+                .map_err(|e| csv_err(&self.path, e))?;
             self.writer = Some(w);
         }
         if let Some(w) = self.writer.as_mut() {
             let line = rec.line.to_string();
-            w.write_record([line.as_bytes(), field.as_bytes(), reason.as_bytes(), &rec.raw])
-                .map_err(|e| csv_err(&self.path, e))?;
+            w.write_record([
+                line.as_bytes(),
+                field.as_bytes(),
+                reason.as_bytes(),
+                &rec.raw,
+            ])
+            .map_err(|e| csv_err(&self.path, e))?;
         }
         self.written += 1;
         Ok(())
@@ -999,8 +1111,12 @@ impl Batcher {
             .columns
             .iter()
             .map(|c| match c.ty {
-                ColType::Text | ColType::Json => ColBuilder::Text(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)),
-                ColType::Timestamp => ColBuilder::Ts(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS)),
+                ColType::Text | ColType::Json => {
+                    ColBuilder::Text(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
+                }
+                ColType::Timestamp => {
+                    ColBuilder::Ts(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS))
+                }
                 ColType::Float => ColBuilder::F(Float64Builder::with_capacity(BATCH_ROWS)),
                 ColType::Int => ColBuilder::I(Int64Builder::with_capacity(BATCH_ROWS)),
                 ColType::Bool => ColBuilder::B(BooleanBuilder::with_capacity(BATCH_ROWS)),
@@ -1021,10 +1137,23 @@ impl Batcher {
             };
             let bytes = rec.field(si).unwrap_or_default();
             if bytes.len() > MAX_FIELD_BYTES {
-                return Err((col.name, format!("value is {} bytes, over the {} MiB limit", bytes.len(), MAX_FIELD_BYTES >> 20)));
+                return Err((
+                    col.name,
+                    format!(
+                        "value is {} bytes, over the {} MiB limit",
+                        bytes.len(),
+                        MAX_FIELD_BYTES >> 20
+                    ),
+                ));
             }
             let text = std::str::from_utf8(bytes).map_err(|e| {
-                (col.name, format!("invalid UTF-8 at byte {}: save the file as UTF-8", e.valid_up_to()))
+                (
+                    col.name,
+                    format!(
+                        "invalid UTF-8 at byte {}: save the file as UTF-8",
+                        e.valid_up_to()
+                    ),
+                )
             })?;
             let t = text.trim();
             if t.is_empty() {
@@ -1056,7 +1185,8 @@ impl Batcher {
                     Val::Ts(ts.and_utc().timestamp_micros())
                 }
                 ColType::Float => {
-                    let f = parse_amount(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
+                    let f =
+                        parse_amount(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
                     if col.name == "price" && f < 0.0 {
                         return Err((col.name, "price is negative".into()));
                     }
@@ -1069,7 +1199,9 @@ impl Batcher {
                     }
                     Val::I(i)
                 }
-                ColType::Bool => Val::B(parse_bool(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?),
+                ColType::Bool => {
+                    Val::B(parse_bool(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?)
+                }
             };
             match (col.name, v) {
                 ("amount", Val::F(f)) | ("unit_price", Val::F(f)) => {
@@ -1112,7 +1244,8 @@ impl Batcher {
             }
         }
         self.line.append_value(rec.line as i64);
-        self.hash.append_value(xxhash_rust::xxh3::xxh3_64(&self.canon));
+        self.hash
+            .append_value(xxhash_rust::xxh3::xxh3_64(&self.canon));
         self.is_return.append_value(is_return);
         self.is_zero.append_value(is_zero);
         self.rows += 1;
@@ -1175,13 +1308,24 @@ mod tests {
     #[test]
     fn sniffs_common_export_names() {
         let spec = input_table("orders").expect("orders exists");
-        let cols: Vec<String> = ["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "Total", "CustomerID"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let cols: Vec<String> = [
+            "InvoiceNo",
+            "StockCode",
+            "Quantity",
+            "InvoiceDate",
+            "Total",
+            "CustomerID",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let idx = resolve_mapping(spec, &cols, &[]).expect("resolves");
         let name = |ours: &str| {
-            let i = spec.columns.iter().position(|c| c.name == ours).expect("column");
+            let i = spec
+                .columns
+                .iter()
+                .position(|c| c.name == ours)
+                .expect("column");
             idx[i].map(|j| cols[j].as_str())
         };
         assert_eq!(name("order_id"), Some("InvoiceNo"));
@@ -1195,9 +1339,11 @@ mod tests {
     fn explicit_mapping_errors_are_clear() {
         let spec = input_table("orders").expect("orders exists");
         let cols: Vec<String> = (1..=5).map(|i| format!("column{i}")).collect();
-        let err = resolve_mapping(spec, &cols, &[("amount".into(), "column9".into())]).expect_err("bad mapping");
+        let err = resolve_mapping(spec, &cols, &[("amount".into(), "column9".into())])
+            .expect_err("bad mapping");
         assert!(err.to_string().contains("no column `column9`"));
-        let err = resolve_mapping(spec, &cols, &[("amount".into(), "column5".into())]).expect_err("missing column");
+        let err = resolve_mapping(spec, &cols, &[("amount".into(), "column5".into())])
+            .expect_err("missing column");
         assert!(err.to_string().contains("--map customer_id="), "{err}");
     }
 
@@ -1206,6 +1352,9 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("a/orders.csv.gz")), Format::Csv);
         assert_eq!(Format::from_path(Path::new("x.parquet")), Format::Parquet);
         assert_eq!(Format::from_path(Path::new("x.ndjson")), Format::Jsonl);
-        assert_eq!(Format::from_path(Path::new("CDNOW_sample.txt")), Format::Csv);
+        assert_eq!(
+            Format::from_path(Path::new("CDNOW_sample.txt")),
+            Format::Csv
+        );
     }
 }

@@ -235,8 +235,14 @@ fn parse_iso(b: &[u8], tz: TimeZone) -> Option<NaiveDateTime> {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -318,10 +324,19 @@ mod tests {
         assert_eq!(ts("1997-01-01 10:11:12"), Ok(dt(1997, 1, 1, 10, 11, 12)));
         assert_eq!(ts("1997-01-01T10:11:12Z"), Ok(dt(1997, 1, 1, 10, 11, 12)));
         assert_eq!(ts("1997-01-01T10:11"), Ok(dt(1997, 1, 1, 10, 11, 0)));
-        assert_eq!(ts("1997-01-01T10:11:12+02:00"), Ok(dt(1997, 1, 1, 8, 11, 12)));
-        assert_eq!(ts("1997-01-01T10:11:12.250-0100"), ts("1997-01-01T11:11:12.25Z"));
+        assert_eq!(
+            ts("1997-01-01T10:11:12+02:00"),
+            Ok(dt(1997, 1, 1, 8, 11, 12))
+        );
+        assert_eq!(
+            ts("1997-01-01T10:11:12.250-0100"),
+            ts("1997-01-01T11:11:12.25Z")
+        );
         assert_eq!(ts("852076800"), Ok(dt(1997, 1, 1, 0, 0, 0)));
-        assert_eq!(ts("852076800000"), Err("number is not a date (expected YYYYMMDD or 9-10 digit epoch seconds)"));
+        assert_eq!(
+            ts("852076800000"),
+            Err("number is not a date (expected YYYYMMDD or 9-10 digit epoch seconds)")
+        );
         assert_eq!(ts("0852076800000"), Ok(dt(1997, 1, 1, 0, 0, 0)));
         assert_eq!(ts("12/1/2010 8:26"), Ok(dt(2010, 12, 1, 8, 26, 0)));
         assert_eq!(ts("2010/12/01"), Ok(dt(2010, 12, 1, 0, 0, 0)));
@@ -334,7 +349,10 @@ mod tests {
         let t = parse_timestamp("2024-03-01T00:30:00Z", sh, None);
         assert_eq!(t, Ok(dt(2024, 3, 1, 8, 30, 0)));
         // Naive inputs are already wall-clock time in the project zone.
-        assert_eq!(parse_timestamp("2024-03-01 00:30:00", sh, None), Ok(dt(2024, 3, 1, 0, 30, 0)));
+        assert_eq!(
+            parse_timestamp("2024-03-01 00:30:00", sh, None),
+            Ok(dt(2024, 3, 1, 0, 30, 0))
+        );
     }
 
     #[test]

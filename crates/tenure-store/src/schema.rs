@@ -80,8 +80,18 @@ pub struct TableSpec {
 use ColType::{Bool, Float, Int, Json, Text, Timestamp};
 
 const CUSTOMER_ID: &[&str] = &[
-    "customerid", "customer", "custid", "userid", "user", "clientid", "memberid", "buyerid", "accountid",
-    "用户id", "客户id", "会员id",
+    "customerid",
+    "customer",
+    "custid",
+    "userid",
+    "user",
+    "clientid",
+    "memberid",
+    "buyerid",
+    "accountid",
+    "用户id",
+    "客户id",
+    "会员id",
 ];
 
 /// Every input table the store knows, in dependency order (parents first).
@@ -90,12 +100,28 @@ pub const TABLES: &[TableSpec] = &[
         name: "customers",
         columns: &[
             col("customer_id", Text, true, CUSTOMER_ID),
-            col("created_at", Timestamp, false, &["createdat", "signupdate", "registeredat", "joined", "注册时间"]),
+            col(
+                "created_at",
+                Timestamp,
+                false,
+                &[
+                    "createdat",
+                    "signupdate",
+                    "registeredat",
+                    "joined",
+                    "注册时间",
+                ],
+            ),
             col("country", Text, false, &["countrycode"]),
             col("region", Text, false, &["state", "province", "省份"]),
             col("city", Text, false, &["城市"]),
             col("email", Text, false, &["emailaddress", "mail", "邮箱"]),
-            col("phone", Text, false, &["phonenumber", "mobile", "手机", "电话"]),
+            col(
+                "phone",
+                Text,
+                false,
+                &["phonenumber", "mobile", "手机", "电话"],
+            ),
             col("attributes", Json, false, &["properties", "attrs"]),
         ],
         key: &["customer_id"],
@@ -105,10 +131,36 @@ pub const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "products",
         columns: &[
-            col("product_id", Text, true, &["productid", "sku", "stockcode", "itemid", "商品id"]),
-            col("title", Text, false, &["name", "productname", "description_short", "商品名称", "标题"]),
-            col("description", Text, false, &["desc", "body", "details", "描述"]),
-            col("category", Text, false, &["productcategory", "categoryname", "类目", "分类"]),
+            col(
+                "product_id",
+                Text,
+                true,
+                &["productid", "sku", "stockcode", "itemid", "商品id"],
+            ),
+            col(
+                "title",
+                Text,
+                false,
+                &[
+                    "name",
+                    "productname",
+                    "description_short",
+                    "商品名称",
+                    "标题",
+                ],
+            ),
+            col(
+                "description",
+                Text,
+                false,
+                &["desc", "body", "details", "描述"],
+            ),
+            col(
+                "category",
+                Text,
+                false,
+                &["productcategory", "categoryname", "类目", "分类"],
+            ),
             col("brand", Text, false, &["vendor", "品牌"]),
             col("price", Float, false, &["listprice", "unitprice", "价格"]),
         ],
@@ -119,11 +171,61 @@ pub const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "orders",
         columns: &[
-            col("order_id", Text, false, &["orderid", "invoice", "invoiceno", "invoiceid", "ordernumber", "transactionid", "订单号", "订单id"]),
+            col(
+                "order_id",
+                Text,
+                false,
+                &[
+                    "orderid",
+                    "invoice",
+                    "invoiceno",
+                    "invoiceid",
+                    "ordernumber",
+                    "transactionid",
+                    "订单号",
+                    "订单id",
+                ],
+            ),
             col("customer_id", Text, true, CUSTOMER_ID),
-            col("ordered_at", Timestamp, true, &["invoicedate", "orderdate", "orderedat", "date", "createdat", "purchasedate", "timestamp", "datetime", "下单时间", "订单时间"]),
-            col("amount", Float, true, &["total", "totalprice", "ordertotal", "revenue", "value", "sales", "price", "金额", "订单金额"]),
-            col("quantity", Int, false, &["qty", "units", "itemcount", "数量"]),
+            col(
+                "ordered_at",
+                Timestamp,
+                true,
+                &[
+                    "invoicedate",
+                    "orderdate",
+                    "orderedat",
+                    "date",
+                    "createdat",
+                    "purchasedate",
+                    "timestamp",
+                    "datetime",
+                    "下单时间",
+                    "订单时间",
+                ],
+            ),
+            col(
+                "amount",
+                Float,
+                true,
+                &[
+                    "total",
+                    "totalprice",
+                    "ordertotal",
+                    "revenue",
+                    "value",
+                    "sales",
+                    "price",
+                    "金额",
+                    "订单金额",
+                ],
+            ),
+            col(
+                "quantity",
+                Int,
+                false,
+                &["qty", "units", "itemcount", "数量"],
+            ),
             col("currency", Text, false, &["currencycode", "币种"]),
             col("status", Text, false, &["orderstatus", "state", "状态"]),
             col("channel", Text, false, &["source", "saleschannel", "渠道"]),
@@ -135,9 +237,24 @@ pub const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "order_items",
         columns: &[
-            col("order_id", Text, true, &["orderid", "invoice", "invoiceno", "订单号"]),
-            col("line", Int, false, &["lineno", "linenumber", "position", "行号"]),
-            col("product_id", Text, true, &["productid", "sku", "stockcode", "itemid", "商品id"]),
+            col(
+                "order_id",
+                Text,
+                true,
+                &["orderid", "invoice", "invoiceno", "订单号"],
+            ),
+            col(
+                "line",
+                Int,
+                false,
+                &["lineno", "linenumber", "position", "行号"],
+            ),
+            col(
+                "product_id",
+                Text,
+                true,
+                &["productid", "sku", "stockcode", "itemid", "商品id"],
+            ),
             col("quantity", Int, true, &["qty", "units", "数量"]),
             col("unit_price", Float, true, &["unitprice", "price", "单价"]),
         ],
@@ -150,8 +267,25 @@ pub const TABLES: &[TableSpec] = &[
         columns: &[
             col("event_id", Text, false, &["eventid", "id"]),
             col("customer_id", Text, true, CUSTOMER_ID),
-            col("event_type", Text, true, &["eventtype", "event", "type", "action", "事件"]),
-            col("occurred_at", Timestamp, true, &["occurredat", "eventtime", "timestamp", "time", "datetime", "时间"]),
+            col(
+                "event_type",
+                Text,
+                true,
+                &["eventtype", "event", "type", "action", "事件"],
+            ),
+            col(
+                "occurred_at",
+                Timestamp,
+                true,
+                &[
+                    "occurredat",
+                    "eventtime",
+                    "timestamp",
+                    "time",
+                    "datetime",
+                    "时间",
+                ],
+            ),
             col("product_id", Text, false, &["productid", "sku", "itemid"]),
             col("session_id", Text, false, &["sessionid", "session"]),
             col("properties", Json, false, &["props", "attributes"]),
@@ -165,8 +299,26 @@ pub const TABLES: &[TableSpec] = &[
         columns: &[
             col("review_id", Text, false, &["reviewid", "id"]),
             col("customer_id", Text, true, CUSTOMER_ID),
-            col("text", Text, true, &["review", "reviewtext", "body", "content", "comment", "评论", "内容"]),
-            col("created_at", Timestamp, true, &["createdat", "reviewdate", "date", "time", "评论时间"]),
+            col(
+                "text",
+                Text,
+                true,
+                &[
+                    "review",
+                    "reviewtext",
+                    "body",
+                    "content",
+                    "comment",
+                    "评论",
+                    "内容",
+                ],
+            ),
+            col(
+                "created_at",
+                Timestamp,
+                true,
+                &["createdat", "reviewdate", "date", "time", "评论时间"],
+            ),
             col("product_id", Text, false, &["productid", "sku", "itemid"]),
             col("rating", Int, false, &["stars", "score", "评分"]),
             col("language", Text, false, &["lang"]),
@@ -180,8 +332,25 @@ pub const TABLES: &[TableSpec] = &[
         columns: &[
             col("ticket_id", Text, false, &["ticketid", "caseid", "id"]),
             col("customer_id", Text, true, CUSTOMER_ID),
-            col("text", Text, true, &["message", "body", "subject", "content", "description", "内容"]),
-            col("created_at", Timestamp, true, &["createdat", "opened", "openedat", "date", "time"]),
+            col(
+                "text",
+                Text,
+                true,
+                &[
+                    "message",
+                    "body",
+                    "subject",
+                    "content",
+                    "description",
+                    "内容",
+                ],
+            ),
+            col(
+                "created_at",
+                Timestamp,
+                true,
+                &["createdat", "opened", "openedat", "date", "time"],
+            ),
             col("channel", Text, false, &["source"]),
             col("resolved", Bool, false, &["isresolved", "closed", "solved"]),
         ],
@@ -197,7 +366,12 @@ pub const TABLES: &[TableSpec] = &[
             col("sent_at", Timestamp, true, &["sentat", "senddate", "date"]),
             col("group", Text, true, &["variant", "arm", "cohort"]),
             col("action", Text, false, &["channel", "offer"]),
-            col("converted_at", Timestamp, false, &["convertedat", "conversiondate"]),
+            col(
+                "converted_at",
+                Timestamp,
+                false,
+                &["convertedat", "conversiondate"],
+            ),
         ],
         key: &["campaign_id", "customer_id"],
         time_column: Some("sent_at"),
@@ -224,7 +398,11 @@ pub fn create_table_sql(spec: &TableSpec) -> String {
         .columns
         .iter()
         .map(|c| {
-            let not_null = if c.required || spec.key.contains(&c.name) { " NOT NULL" } else { "" };
+            let not_null = if c.required || spec.key.contains(&c.name) {
+                " NOT NULL"
+            } else {
+                ""
+            };
             format!("\"{}\" {}{}", c.name, c.ty.sql(), not_null)
         })
         .collect();
@@ -234,7 +412,11 @@ pub fn create_table_sql(spec: &TableSpec) -> String {
         cols.push("is_return BOOLEAN NOT NULL DEFAULT false".into());
         cols.push("is_zero BOOLEAN NOT NULL DEFAULT false".into());
     }
-    format!("CREATE TABLE IF NOT EXISTS {} ({})", spec.name, cols.join(", "))
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({})",
+        spec.name,
+        cols.join(", ")
+    )
 }
 
 /// One schema migration: applied once, in order, inside a transaction, recorded in `schema_migrations`.
@@ -360,7 +542,11 @@ mod tests {
     fn every_key_column_exists_and_names_are_unique() {
         for t in TABLES {
             for k in t.key {
-                assert!(t.columns.iter().any(|c| c.name == *k), "{}: key {k}", t.name);
+                assert!(
+                    t.columns.iter().any(|c| c.name == *k),
+                    "{}: key {k}",
+                    t.name
+                );
             }
             let mut names: Vec<_> = t.columns.iter().map(|c| c.name).collect();
             names.sort_unstable();

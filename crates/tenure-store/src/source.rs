@@ -238,7 +238,9 @@ pub fn sniff_delimiter(sample: &[u8]) -> Option<Delimiter> {
         })
         .collect();
     match (mode(&counts), best) {
-        (Some((mode, hits)), _) if mode > 1 && hits * 10 >= lines.len() * 8 => Some(Delimiter::Whitespace),
+        (Some((mode, hits)), _) if mode > 1 && hits * 10 >= lines.len() * 8 => {
+            Some(Delimiter::Whitespace)
+        }
         (_, Some((_, _, d))) => Some(d),
         _ => Some(Delimiter::Byte(b',')),
     }
@@ -269,7 +271,11 @@ fn looks_like_data(field: &[u8]) -> bool {
 
 /// Guess whether the first record is a header: none of its fields look like data while the second
 /// record has some that do, or it has names we know.
-pub fn sniff_header(first: &RawRecord, second: Option<&RawRecord>, known: &dyn Fn(&str) -> bool) -> bool {
+pub fn sniff_header(
+    first: &RawRecord,
+    second: Option<&RawRecord>,
+    known: &dyn Fn(&str) -> bool,
+) -> bool {
     let fields: Vec<&[u8]> = (0..first.len()).filter_map(|i| first.field(i)).collect();
     if fields.iter().any(|f| looks_like_data(f)) {
         return false;
@@ -436,7 +442,8 @@ impl JsonlReader {
 pub fn jsonl_columns(sample: &[u8]) -> Vec<String> {
     let mut cols: Vec<String> = Vec::new();
     for line in sample_lines(sample) {
-        if let Ok(obj) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line) {
+        if let Ok(obj) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line)
+        {
             for k in obj.keys() {
                 if !cols.contains(k) {
                     cols.push(k.clone());
@@ -487,18 +494,36 @@ mod tests {
 
     #[test]
     fn splits_quoted_fields() {
-        assert_eq!(fields(b"a,b,c", b','), (true, vec!["a".into(), "b".into(), "c".into()]));
-        assert_eq!(fields(b"\"a,1\",\"say \"\"hi\"\"\",", b','), (true, vec!["a,1".into(), "say \"hi\"".into(), "".into()]));
-        assert_eq!(fields(b"5\" screen,x", b','), (true, vec!["5\" screen".into(), "x".into()]));
+        assert_eq!(
+            fields(b"a,b,c", b','),
+            (true, vec!["a".into(), "b".into(), "c".into()])
+        );
+        assert_eq!(
+            fields(b"\"a,1\",\"say \"\"hi\"\"\",", b','),
+            (true, vec!["a,1".into(), "say \"hi\"".into(), "".into()])
+        );
+        assert_eq!(
+            fields(b"5\" screen,x", b','),
+            (true, vec!["5\" screen".into(), "x".into()])
+        );
         assert!(!fields(b"a,\"open", b',').0);
         assert_eq!(fields(b"", b',').1, vec![String::new()]);
     }
 
     #[test]
     fn sniffs_delimiters() {
-        assert_eq!(sniff_delimiter(b"a,b,c\n1,2,3\n"), Some(Delimiter::Byte(b',')));
-        assert_eq!(sniff_delimiter(b"a;b;c\n1;2,5;3\n"), Some(Delimiter::Byte(b';')));
-        assert_eq!(sniff_delimiter(b"a\tb\n1\t2\n"), Some(Delimiter::Byte(b'\t')));
+        assert_eq!(
+            sniff_delimiter(b"a,b,c\n1,2,3\n"),
+            Some(Delimiter::Byte(b','))
+        );
+        assert_eq!(
+            sniff_delimiter(b"a;b;c\n1;2,5;3\n"),
+            Some(Delimiter::Byte(b';'))
+        );
+        assert_eq!(
+            sniff_delimiter(b"a\tb\n1\t2\n"),
+            Some(Delimiter::Byte(b'\t'))
+        );
         assert_eq!(sniff_delimiter(b"a|b\n1|2\n"), Some(Delimiter::Byte(b'|')));
         assert_eq!(
             sniff_delimiter(b" 00004 0001 19970101  2   29.33\n 00004 0001 19970118  2   29.73\n"),
@@ -509,11 +534,17 @@ mod tests {
     #[test]
     fn reads_multiline_records_with_line_numbers() {
         let data = b"id,text\n1,\"two\nlines\"\n\n2,plain\r\n3,\"never closed\n".to_vec();
-        let mut r = DelimitedReader::new(Box::new(std::io::Cursor::new(data)), Delimiter::Byte(b','));
+        let mut r =
+            DelimitedReader::new(Box::new(std::io::Cursor::new(data)), Delimiter::Byte(b','));
         let mut rec = RawRecord::default();
         let mut seen = Vec::new();
         while r.read(&mut rec).expect("in-memory read") {
-            seen.push((rec.line, rec.len(), rec.error.is_some(), String::from_utf8_lossy(&rec.raw).into_owned()));
+            seen.push((
+                rec.line,
+                rec.len(),
+                rec.error.is_some(),
+                String::from_utf8_lossy(&rec.raw).into_owned(),
+            ));
         }
         assert_eq!(seen[1], (2, 2, false, "1,\"two\nlines\"".into()));
         assert_eq!(seen[2], (5, 2, false, "2,plain".into()));

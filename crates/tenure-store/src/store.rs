@@ -100,8 +100,8 @@ impl Store {
                 .access_mode(AccessMode::ReadOnly)
                 .db("open the store read-only")?;
         }
-        let conn = Connection::open_with_flags(&path, db_config)
-            .db(format!("open {}", path.display()))?;
+        let conn =
+            Connection::open_with_flags(&path, db_config).db(format!("open {}", path.display()))?;
         let store = Store {
             conn,
             dir: dir.to_path_buf(),
@@ -171,13 +171,19 @@ impl Store {
     /// The newest applied migration (0 for an empty database).
     pub fn schema_version(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))
+            .query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
             .db("read the schema version")
     }
 
     /// Rows in a table.
     pub fn count(&self, table: &str) -> Result<i64> {
-        let spec = input_table(table).map(|t| t.name).or_else(|_| derived_table(table))?;
+        let spec = input_table(table)
+            .map(|t| t.name)
+            .or_else(|_| derived_table(table))?;
         self.conn
             .query_row(&format!("SELECT count(*) FROM {spec}"), [], |r| r.get(0))
             .db(format!("count rows of {table}"))
@@ -204,7 +210,11 @@ impl Store {
             let customers = if spec.columns.iter().any(|c| c.name == "customer_id") {
                 Some(
                     self.conn
-                        .query_row(&format!("SELECT count(DISTINCT customer_id) FROM {}", spec.name), [], |r| r.get(0))
+                        .query_row(
+                            &format!("SELECT count(DISTINCT customer_id) FROM {}", spec.name),
+                            [],
+                            |r| r.get(0),
+                        )
                         .db(format!("count customers of {}", spec.name))?,
                 )
             } else {
@@ -213,7 +223,10 @@ impl Store {
             if rows > 0 {
                 on.push(format!("{} (from {})", spec.enables, spec.name));
             } else {
-                off.push(format!("{} — ingest `{}` to switch on", spec.enables, spec.name));
+                off.push(format!(
+                    "{} — ingest `{}` to switch on",
+                    spec.enables, spec.name
+                ));
             }
             tables.push(TableStatus {
                 table: spec.name.into(),
@@ -245,7 +258,10 @@ impl Store {
 
     /// Run a query the store itself built and collect its Arrow batches.
     pub fn query_arrow(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        let mut stmt = self.conn.prepare(sql).db(format!("prepare query `{}`", short(sql)))?;
+        let mut stmt = self
+            .conn
+            .prepare(sql)
+            .db(format!("prepare query `{}`", short(sql)))?;
         let batches: Vec<RecordBatch> = stmt
             .query_arrow([])
             .db(format!("run query `{}`", short(sql)))?
@@ -332,9 +348,20 @@ pub fn check_read_only(sql: &str) -> Result<()> {
         .unwrap_or("")
         .to_ascii_uppercase();
     match first.as_str() {
-        "SELECT" | "WITH" | "FROM" | "DESCRIBE" | "SHOW" | "SUMMARIZE" | "EXPLAIN" | "VALUES" | "TABLE" => {
+        "SELECT" | "WITH" | "FROM" | "DESCRIBE" | "SHOW" | "SUMMARIZE" | "EXPLAIN" | "VALUES"
+        | "TABLE" => {
             let upper = trimmed.to_ascii_uppercase();
-            for bad in ["READ_CSV", "READ_PARQUET", "READ_JSON", "READ_TEXT", "READ_BLOB", "COPY ", "ATTACH", "INSTALL", "LOAD "] {
+            for bad in [
+                "READ_CSV",
+                "READ_PARQUET",
+                "READ_JSON",
+                "READ_TEXT",
+                "READ_BLOB",
+                "COPY ",
+                "ATTACH",
+                "INSTALL",
+                "LOAD ",
+            ] {
                 if upper.contains(bad) {
                     return Err(StoreError::NotReadOnly(format!(
                         "`{}` reaches outside the store; ingest the file with `tenure ingest` instead",
@@ -365,7 +392,10 @@ mod tests {
     fn init_is_idempotent_and_migrates() -> Result<()> {
         let dir = tempfile::tempdir().map_err(io_err("create", "tempdir"))?;
         let s = Store::init(dir.path())?;
-        assert_eq!(s.schema_version()?, MIGRATIONS.last().map_or(0, |m| m.version));
+        assert_eq!(
+            s.schema_version()?,
+            MIGRATIONS.last().map_or(0, |m| m.version)
+        );
         drop(s);
         let s = Store::init(dir.path())?;
         assert_eq!(s.count("orders")?, 0);

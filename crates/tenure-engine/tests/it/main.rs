@@ -6,7 +6,11 @@ use tenure_engine::{run_demo, DemoOptions};
 fn demo_runs_and_accounts_for_every_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = run_demo(
-        &DemoOptions { dir: dir.path().to_path_buf(), shop_customers: 300, seed: 7 },
+        &DemoOptions {
+            dir: dir.path().to_path_buf(),
+            shop_customers: 300,
+            seed: 7,
+        },
         &mut |_, _| {},
     )
     .expect("demo runs");
@@ -16,8 +20,22 @@ fn demo_runs_and_accounts_for_every_row() {
         assert!(r.balanced(), "{r:?}");
         assert_eq!(r.rejected, 0, "the simulator writes only valid rows: {r:?}");
     }
-    let orders = report.shop.ingests.iter().find(|r| r.table == "orders").expect("orders ingested");
+    let orders = report
+        .shop
+        .ingests
+        .iter()
+        .find(|r| r.table == "orders")
+        .expect("orders ingested");
     assert_eq!(orders.accepted, report.shop_summary.orders);
-    assert!(report.shop.status.capabilities_off.iter().all(|c| c.contains("exposures")), "{:?}", report.shop.status.capabilities_off);
+    assert!(
+        report
+            .shop
+            .status
+            .capabilities_off
+            .iter()
+            .all(|c| c.contains("exposures")),
+        "{:?}",
+        report.shop.status.capabilities_off
+    );
     assert!(report.shop.feature_rows >= 300);
 }

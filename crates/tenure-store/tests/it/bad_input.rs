@@ -89,7 +89,13 @@ fn cases() -> Vec<Case> {
         Case { name: "invalid JSON attributes", bytes: b"customer_id,attributes\nc1,{\"vip\":true}\nc2,{vip}\n".to_vec(), file: "c.csv", opts: IngestOptions { table: "customers".into(), ..Default::default() }, expect: Counts(1, 0, 0, 1) },
         Case { name: "Chinese text and column names", bytes: "订单号,用户id,下单时间,金额\nA1,张三,2024-01-02,¥12.50\n".as_bytes().to_vec(), file: "o.csv", opts: orders(), expect: Counts(1, 0, 0, 0) },
     ];
-    v.push(Case { name: "quote inside an unquoted field", bytes: csv("A1,c1 \"vip\",2024-01-02,10\n"), file: "o.csv", opts: orders(), expect: Counts(1, 0, 0, 0) });
+    v.push(Case {
+        name: "quote inside an unquoted field",
+        bytes: csv("A1,c1 \"vip\",2024-01-02,10\n"),
+        file: "o.csv",
+        opts: orders(),
+        expect: Counts(1, 0, 0, 0),
+    });
     v
 }
 
@@ -98,9 +104,16 @@ fn run_case(dir: &Path, case: &Case) -> Result<IngestReport, String> {
     let path = dir.join(case.file);
     std::fs::write(&path, &case.bytes).map_err(|e| e.to_string())?;
     let before = store.count("orders").map_err(|e| e.to_string())?;
-    let res = store.ingest(&path, &case.opts, &mut |_| {}).map_err(|e| e.to_string());
+    let res = store
+        .ingest(&path, &case.opts, &mut |_| {})
+        .map_err(|e| e.to_string());
     if res.is_err() {
-        assert_eq!(store.count("orders").map_err(|e| e.to_string())?, before, "{}: a refused run stored rows", case.name);
+        assert_eq!(
+            store.count("orders").map_err(|e| e.to_string())?,
+            before,
+            "{}: a refused run stored rows",
+            case.name
+        );
     }
     res
 }
@@ -108,38 +121,79 @@ fn run_case(dir: &Path, case: &Case) -> Result<IngestReport, String> {
 #[test]
 fn bad_input_corpus() {
     let cases = cases();
-    assert!(cases.len() >= 25, "the corpus must cover at least 25 kinds of bad input");
+    assert!(
+        cases.len() >= 25,
+        "the corpus must cover at least 25 kinds of bad input"
+    );
     for case in &cases {
         let dir = tempfile::tempdir().expect("tempdir");
         let got = run_case(dir.path(), case);
         match (&case.expect, got) {
             (Expect::Counts(a, d, c, r), Ok(rep)) => {
-                assert!(rep.balanced(), "{}: counts do not add up: {rep:?}", case.name);
-                assert_eq!((rep.accepted, rep.duplicate, rep.conflicting, rep.rejected), (*a, *d, *c, *r), "{}: {rep:#?}", case.name);
+                assert!(
+                    rep.balanced(),
+                    "{}: counts do not add up: {rep:?}",
+                    case.name
+                );
+                assert_eq!(
+                    (rep.accepted, rep.duplicate, rep.conflicting, rep.rejected),
+                    (*a, *d, *c, *r),
+                    "{}: {rep:#?}",
+                    case.name
+                );
                 // Each case starts from an empty store, so no conflicting row is ever applied over a stored one.
                 let refused = rep.rejected + rep.conflicting;
                 match &rep.rejects_file {
                     Some(f) => {
-                        let mut rdr = csv::ReaderBuilder::new().from_path(f).expect("rejects file is CSV");
-                        let rows: Vec<csv::ByteRecord> = rdr.byte_records().map(|r| r.expect("record")).collect();
-                        assert_eq!(rows.len() as u64, refused, "{}: rejects file rows", case.name);
+                        let mut rdr = csv::ReaderBuilder::new()
+                            .from_path(f)
+                            .expect("rejects file is CSV");
+                        let rows: Vec<csv::ByteRecord> =
+                            rdr.byte_records().map(|r| r.expect("record")).collect();
+                        assert_eq!(
+                            rows.len() as u64,
+                            refused,
+                            "{}: rejects file rows",
+                            case.name
+                        );
                         for row in &rows {
-                            assert!(!row[2].is_empty(), "{}: a reject without a reason", case.name);
-                            assert!(std::str::from_utf8(&row[0]).expect("line").parse::<u64>().is_ok());
+                            assert!(
+                                !row[2].is_empty(),
+                                "{}: a reject without a reason",
+                                case.name
+                            );
+                            assert!(std::str::from_utf8(&row[0])
+                                .expect("line")
+                                .parse::<u64>()
+                                .is_ok());
                         }
                     }
-                    None => assert_eq!(refused, 0, "{}: refused rows but no rejects file", case.name),
+                    None => assert_eq!(
+                        refused, 0,
+                        "{}: refused rows but no rejects file",
+                        case.name
+                    ),
                 }
             }
             (Expect::Error(text), Err(msg)) => {
-                assert!(msg.contains(text), "{}: message `{msg}` should mention `{text}`", case.name);
+                assert!(
+                    msg.contains(text),
+                    "{}: message `{msg}` should mention `{text}`",
+                    case.name
+                );
                 assert!(msg.len() > 20, "{}: message too terse: {msg}", case.name);
             }
-            (Expect::Counts(..), Err(msg)) => panic!("{}: expected a completed run, got error: {msg}", case.name),
+            (Expect::Counts(..), Err(msg)) => {
+                panic!("{}: expected a completed run, got error: {msg}", case.name)
+            }
             (Expect::Error(_), Ok(rep)) => {
                 // A garbage file may also "complete" with everything rejected; that is fine if nothing was stored.
                 assert!(rep.balanced(), "{}", case.name);
-                assert_eq!(rep.accepted, 0, "{}: garbage stored rows: {rep:?}", case.name);
+                assert_eq!(
+                    rep.accepted, 0,
+                    "{}: garbage stored rows: {rep:?}",
+                    case.name
+                );
             }
         }
     }
@@ -150,15 +204,26 @@ fn rejects_file_keeps_line_field_reason_and_raw_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::init(dir.path()).expect("init");
     let path = dir.path().join("o.csv");
-    std::fs::write(&path, csv("A1,c1,2024-01-02,10\nA2,c2,not-a-date,20\n\"A3\",c3,2024-01-02,abc\n")).expect("write");
+    std::fs::write(
+        &path,
+        csv("A1,c1,2024-01-02,10\nA2,c2,not-a-date,20\n\"A3\",c3,2024-01-02,abc\n"),
+    )
+    .expect("write");
     let rep = store.ingest(&path, &orders(), &mut |_| {}).expect("run");
     let f = rep.rejects_file.expect("rejects written");
-    assert!(f.file_name().expect("name").to_string_lossy().starts_with(&format!("{}-orders", rep.run_id)));
+    assert!(f
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .starts_with(&format!("{}-orders", rep.run_id)));
     let text = std::fs::read_to_string(f).expect("read");
     assert!(text.contains("3,ordered_at,"), "{text}");
     assert!(text.contains("A2,c2,not-a-date,20"), "{text}");
     assert!(text.contains("4,amount,not a number"), "{text}");
-    assert!(text.contains("\"\"\"A3\"\",c3,2024-01-02,abc\""), "raw line kept with its quotes: {text}");
+    assert!(
+        text.contains("\"\"\"A3\"\",c3,2024-01-02,abc\""),
+        "raw line kept with its quotes: {text}"
+    );
 }
 
 #[test]
@@ -167,10 +232,32 @@ fn returns_zero_amounts_and_unknown_customers_are_counted() {
     let store = Store::init(dir.path()).expect("init");
     let cust = dir.path().join("c.csv");
     std::fs::write(&cust, "customer_id,email\nc1,a@example.com\n").expect("write");
-    store.ingest(&cust, &IngestOptions { table: "customers".into(), ..Default::default() }, &mut |_| {}).expect("customers");
+    store
+        .ingest(
+            &cust,
+            &IngestOptions {
+                table: "customers".into(),
+                ..Default::default()
+            },
+            &mut |_| {},
+        )
+        .expect("customers");
     let path = dir.path().join("o.csv");
-    std::fs::write(&path, csv("A1,c1,2024-01-02,-10\nA2,c9,2024-01-03,0\nA3,c1,2024-01-03,5\n")).expect("write");
+    std::fs::write(
+        &path,
+        csv("A1,c1,2024-01-02,-10\nA2,c9,2024-01-03,0\nA3,c1,2024-01-03,5\n"),
+    )
+    .expect("write");
     let rep = store.ingest(&path, &orders(), &mut |_| {}).expect("run");
-    assert_eq!((rep.accepted, rep.returns, rep.zero_amount, rep.unknown_parent), (3, 1, 1, 1), "{rep:?}");
+    assert_eq!(
+        (
+            rep.accepted,
+            rep.returns,
+            rep.zero_amount,
+            rep.unknown_parent
+        ),
+        (3, 1, 1, 1),
+        "{rep:?}"
+    );
     assert!(rep.warnings.iter().any(|w| w.contains("not in customers")));
 }

@@ -19,11 +19,18 @@ pub fn cdnow_options() -> IngestOptions {
 fn ingest_cdnow(dir: &std::path::Path) -> Store {
     let store = Store::init(dir).expect("init");
     let r = store
-        .ingest(&fixture("cdnow/CDNOW_sample.txt"), &cdnow_options(), &mut |_| {})
+        .ingest(
+            &fixture("cdnow/CDNOW_sample.txt"),
+            &cdnow_options(),
+            &mut |_| {},
+        )
         .expect("ingest CDNOW");
     assert_eq!(r.read, 6_919);
     assert!(r.balanced());
-    assert_eq!(r.accepted, 6_919, "identical purchases in one file stay separate rows: {r:?}");
+    assert_eq!(
+        r.accepted, 6_919,
+        "identical purchases in one file stay separate rows: {r:?}"
+    );
     assert_eq!(r.rejected, 0);
     assert!(!r.header);
     assert_eq!(r.delimiter.as_deref(), Some("whitespace"));
@@ -42,22 +49,43 @@ fn cdnow_summary_matches_the_paper_for_every_customer() {
     let x = col_i64(&f, "x");
     let tx = col_f64(&f, "t_x_weeks");
     let t = col_f64(&f, "T_weeks");
-    let text = std::fs::read_to_string(fixture("cdnow/cdnow_customers_summary.csv")).expect("summary");
+    let text =
+        std::fs::read_to_string(fixture("cdnow/cdnow_customers_summary.csv")).expect("summary");
     let mut checked = 0;
     for (i, line) in text.lines().skip(1).enumerate() {
         let v: Vec<&str> = line.split(',').collect();
         let id: u32 = v[0].parse().expect("id");
-        assert_eq!(ids[i].as_deref().map(|s| s.parse::<u32>().expect("numeric id")), Some(id));
-        assert_eq!(x[i], Some(v[1].parse::<i64>().expect("x")), "x of customer {id}");
+        assert_eq!(
+            ids[i]
+                .as_deref()
+                .map(|s| s.parse::<u32>().expect("numeric id")),
+            Some(id)
+        );
+        assert_eq!(
+            x[i],
+            Some(v[1].parse::<i64>().expect("x")),
+            "x of customer {id}"
+        );
         let want_tx: f64 = v[2].parse().expect("t_x");
         let want_t: f64 = v[3].parse().expect("T");
-        assert!((tx[i].expect("t_x") - want_tx).abs() < 0.005 + 1e-9, "t_x of {id}: {:?} vs {want_tx}", tx[i]);
-        assert!((t[i].expect("T") - want_t).abs() < 0.005 + 1e-9, "T of {id}: {:?} vs {want_t}", t[i]);
+        assert!(
+            (tx[i].expect("t_x") - want_tx).abs() < 0.005 + 1e-9,
+            "t_x of {id}: {:?} vs {want_tx}",
+            tx[i]
+        );
+        assert!(
+            (t[i].expect("T") - want_t).abs() < 0.005 + 1e-9,
+            "T of {id}: {:?} vs {want_t}",
+            t[i]
+        );
         checked += 1;
     }
     assert_eq!(checked, 2_357);
     // zbar of the Gamma-Gamma file is the mean spend per repeat purchase day.
-    let zbar_file = std::fs::read_to_string(fixture("cdnow/cdnow_customers_summary_with_transactions.csv")).expect("file");
+    let zbar_file = std::fs::read_to_string(fixture(
+        "cdnow/cdnow_customers_summary_with_transactions.csv",
+    ))
+    .expect("file");
     let mm = col_f64(&f, "monetary_mean");
     for (i, line) in zbar_file.lines().skip(1).enumerate().take(200) {
         let v: Vec<&str> = line.split(',').collect();
@@ -74,9 +102,21 @@ fn reingest_changes_nothing_and_features_never_read_past_as_of() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = ingest_cdnow(dir.path());
     let again = store
-        .ingest(&fixture("cdnow/CDNOW_sample.txt"), &cdnow_options(), &mut |_| {})
+        .ingest(
+            &fixture("cdnow/CDNOW_sample.txt"),
+            &cdnow_options(),
+            &mut |_| {},
+        )
         .expect("second ingest");
-    assert_eq!((again.accepted, again.duplicate, again.conflicting, again.rejected), (0, 6_919, 0, 0));
+    assert_eq!(
+        (
+            again.accepted,
+            again.duplicate,
+            again.conflicting,
+            again.rejected
+        ),
+        (0, 6_919, 0, 0)
+    );
     assert_eq!(store.count("orders").expect("count"), 6_919);
 
     let as_of = parse_date("1997-09-30").expect("date");
@@ -92,7 +132,14 @@ fn reingest_changes_nothing_and_features_never_read_past_as_of() {
     )
     .expect("write");
     let r = store
-        .ingest(&late, &IngestOptions { table: "orders".into(), ..Default::default() }, &mut |_| {})
+        .ingest(
+            &late,
+            &IngestOptions {
+                table: "orders".into(),
+                ..Default::default()
+            },
+            &mut |_| {},
+        )
         .expect("late ingest");
     assert_eq!(r.accepted, 3);
     let after = store.customer_features(as_of).expect("features");
@@ -108,12 +155,21 @@ fn reingest_changes_nothing_and_features_never_read_past_as_of() {
             let y = col_f64(&after, f.name());
             for (p, q) in x.iter().zip(&y) {
                 match (p, q) {
-                    (Some(p), Some(q)) => assert!((p - q).abs() <= 1e-9 * p.abs().max(1.0), "{}: {p} vs {q}", f.name()),
+                    (Some(p), Some(q)) => assert!(
+                        (p - q).abs() <= 1e-9 * p.abs().max(1.0),
+                        "{}: {p} vs {q}",
+                        f.name()
+                    ),
                     _ => assert_eq!(p, q, "{}", f.name()),
                 }
             }
         } else {
-            assert_eq!(b.column(i), a.column(i), "column {} read a row from after the as-of date", f.name());
+            assert_eq!(
+                b.column(i),
+                a.column(i),
+                "column {} read a row from after the as-of date",
+                f.name()
+            );
         }
     }
     // The holdout labels do see the new rows in (as_of, as_of + 39w].
@@ -122,9 +178,16 @@ fn reingest_changes_nothing_and_features_never_read_past_as_of() {
         .expect("holdout");
     let orders_before: i64 = col_i64(&before_h, "holdout_orders").iter().flatten().sum();
     let orders_after: i64 = col_i64(&after_h, "holdout_orders").iter().flatten().sum();
-    assert_eq!(orders_after, orders_before + 1, "L1 is in the holdout, L3 is past it, L2 is a new customer");
+    assert_eq!(
+        orders_after,
+        orders_before + 1,
+        "L1 is in the holdout, L3 is past it, L2 is a new customer"
+    );
     // Actual holdout repeat purchases (weeks 40-78) from the raw transactions.
-    let rep: i64 = col_i64(&before_h, "holdout_purchase_days").iter().flatten().sum();
+    let rep: i64 = col_i64(&before_h, "holdout_purchase_days")
+        .iter()
+        .flatten()
+        .sum();
     assert!(rep > 1_000, "holdout repeat purchases {rep}");
 }
 
@@ -134,14 +197,23 @@ fn export_and_read_only_sql() {
     let store = ingest_cdnow(dir.path());
     let out = dir.path().join("orders.parquet");
     assert_eq!(store.export_table("orders", &out).expect("export"), 6_919);
-    let b = store.query_read_only("SELECT count(*) AS n FROM orders").expect("query");
+    let b = store
+        .query_read_only("SELECT count(*) AS n FROM orders")
+        .expect("query");
     assert_eq!(col_i64(&b, "n"), vec![Some(6_919)]);
     assert!(store.query_read_only("DELETE FROM orders").is_err());
     // The exported Parquet file ingests back into a fresh project as all-accepted.
     let dir2 = tempfile::tempdir().expect("tempdir");
     let s2 = Store::init(dir2.path()).expect("init");
     let r = s2
-        .ingest(&out, &IngestOptions { table: "orders".into(), ..Default::default() }, &mut |_| {})
+        .ingest(
+            &out,
+            &IngestOptions {
+                table: "orders".into(),
+                ..Default::default()
+            },
+            &mut |_| {},
+        )
         .expect("parquet ingest");
     assert_eq!((r.read, r.accepted), (6_919, 6_919), "{r:?}");
 }

@@ -12,7 +12,9 @@ use tenure_store::arrow::record_batch::RecordBatch;
 
 /// The repository's test fixtures.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
 }
 
 /// One column of a query result as strings (nulls as None).
