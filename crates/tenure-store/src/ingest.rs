@@ -547,7 +547,7 @@ impl Store {
             started.elapsed().as_secs_f64(),
         )];
         let mark = Instant::now();
-        let counts = self.classify(spec, &src_idx, opts.on_conflict)?;
+        let (counts, classified_is_view) = self.classify(spec, &src_idx, opts.on_conflict)?;
         phases.push(("classify".into(), mark.elapsed().as_secs_f64()));
         let mark = Instant::now();
         let conflict_lines = self.conflict_lines(opts.on_conflict)?;
@@ -598,19 +598,24 @@ impl Store {
                 .map_err(io_err("rename", &rejects_partial))?;
         }
         self.conn
-            .execute_batch("DROP TABLE IF EXISTS _stage; DROP TABLE IF EXISTS _classified;")
+            .execute_batch(if classified_is_view {
+                "DROP VIEW IF EXISTS _classified; DROP TABLE IF EXISTS _stage;"
+            } else {
+                "DROP TABLE IF EXISTS _classified; DROP TABLE IF EXISTS _stage;"
+            })
             .db("drop staging tables")?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
 
     /// Build `_classified`: each staged row with its final key, its class and whether it is applied.
+    /// Returns the counts per class and whether `_classified` is a view over `_stage` (first loads).
     fn classify(
         &self,
         spec: &TableSpec,
         src_idx: &[Option<usize>],
         policy: OnConflict,
-    ) -> Result<HashMap<String, u64>> {
+    ) -> Result<(HashMap<String, u64>, bool)> {
         let mapped = |name: &str| {
             spec.columns
                 .iter()
@@ -679,6 +684,32 @@ impl Store {
                 |r| r.get(0),
             )
             .db("check whether the table is empty")?;
+        if stored_rows == 0 && replace.is_empty() {
+            let repeated: i64 = self
+                .conn
+                .query_row(
+                    &format!("SELECT count(*) FROM (SELECT 1 FROM _stage GROUP BY {part} HAVING count(*) > 1 LIMIT 1)"),
+                    [],
+                    |r| r.get(0),
+                )
+                .db("look for repeated keys")?;
+            if repeated == 0 {
+                // First load of unique keys into an empty table: every row is accepted, so the staged
+                // rows are used as they are, without copying them into a classified table.
+                self.conn
+                    .execute_batch(
+                        "CREATE TEMP VIEW _classified AS SELECT *, _line AS _first_line, _line AS _last_line,
+                           _hash AS _winner_hash, true AS _winner, NULL::UBIGINT AS _stored_hash,
+                           'accepted' AS _class, true AS _apply FROM _stage;",
+                    )
+                    .db("stage a first load")?;
+                let n: i64 = self
+                    .conn
+                    .query_row("SELECT count(*) FROM _stage", [], |r| r.get(0))
+                    .db("count staged rows")?;
+                return Ok((HashMap::from([("accepted".to_string(), n as u64)]), true));
+            }
+        }
         let stored_join = if stored_rows > 0 {
             format!(
                 "LEFT JOIN (SELECT {part}, _hash FROM {}) e ON {on}",
@@ -730,7 +761,7 @@ impl Store {
             let (class, n) = row.db("count classes")?;
             counts.insert(class, n as u64);
         }
-        Ok(counts)
+        Ok((counts, false))
     }
 
     /// Lines of conflicting rows that are not applied, with the reason written to the rejects file.
