@@ -47,6 +47,11 @@ enum FormatArg {
     Parquet,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ScoreKind {
+    Value,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a project in --project (safe to run again).
@@ -106,6 +111,21 @@ enum Command {
         /// Output file; the extension picks the format.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Score customers: `value` = RFM group, P(alive), expected purchases, next order, CLV.
+    Score {
+        /// What to score.
+        #[arg(value_enum)]
+        what: ScoreKind,
+        /// Score as of this day (YYYY-MM-DD); default: the last order day.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// CLV horizon in months.
+        #[arg(long, default_value_t = 12)]
+        clv_months: u32,
+        /// Monthly discount rate of CLV.
+        #[arg(long, default_value_t = 0.01)]
+        discount: f64,
     },
     /// Generate a realistic shop (customers, products, orders, items, events, reviews, tickets).
     Generate {
@@ -337,6 +357,56 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&serde_json::json!({"table": table, "rows": n, "out": out}))?;
             } else {
                 println!("exported {n} rows of {table} to {}", out.display());
+            }
+        }
+        Command::Score {
+            what: ScoreKind::Value,
+            as_of,
+            clv_months,
+            discount,
+        } => {
+            let store = Store::open(&project)?;
+            let opts = tenure_engine::ValueOptions {
+                as_of: as_of.as_deref().map(parse_date).transpose()?,
+                clv_months,
+                monthly_discount_rate: discount,
+            };
+            let s = tenure_engine::score_value(&store, &opts)?;
+            if cli.json {
+                print_json(&s)?;
+            } else {
+                println!(
+                    "scored {} customers as of {} (run {})",
+                    s.customers, s.as_of, s.run_id
+                );
+                let [r, alpha, a, b] = s.bg_nbd;
+                println!(
+                    "  BG/NBD (days): r {r:.4}, alpha {alpha:.3}, a {a:.4}, b {b:.4}; log-likelihood {:.2}; converged {}",
+                    s.bg_nbd_diagnostics.log_likelihood, s.bg_nbd_diagnostics.converged
+                );
+                let [p, q, g] = s.gamma_gamma;
+                println!("  Gamma-Gamma: p {p:.3}, q {q:.3}, gamma {g:.3} ({} repeat buyers left out for non-positive spend)", s.gamma_gamma_excluded);
+                for w in &s.bg_nbd_diagnostics.warnings {
+                    println!("  warning: {w}");
+                }
+                println!(
+                    "  expected purchases next 90 days: {:.1}; CLV over {clv_months} months: {:.2}",
+                    s.expected_purchases_90d, s.clv_total
+                );
+                println!(
+                    "  {:<18} {:>10} {:>14} {:>14}",
+                    "RFM group", "customers", "spend", "CLV"
+                );
+                for (name, g) in &s.groups {
+                    println!(
+                        "  {:<18} {:>10} {:>14.2} {:>14.2}",
+                        name, g.customers, g.spend, g.clv
+                    );
+                }
+                println!(
+                    "  scores: tenure sql \"SELECT * FROM customer_scores WHERE run_id = '{}'\"",
+                    s.run_id
+                );
             }
         }
         Command::Generate {

@@ -9,6 +9,12 @@ pub enum EngineError {
     /// The simulator refused something.
     #[error(transparent)]
     Sim(#[from] tenure_sim::Error),
+    /// A model refused its data.
+    #[error(transparent)]
+    Model(#[from] tenure_models::Error),
+    /// The data cannot support the request.
+    #[error("{0}")]
+    Data(String),
     /// A file the pipeline writes could not be written.
     #[error("cannot write {path}: {source}")]
     Io {

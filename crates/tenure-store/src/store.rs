@@ -292,6 +292,41 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Append a batch to a derived table the engine writes (`customer_scores`, `score_runs`), in one
+    /// transaction; the batch's columns must match the table's, in order.
+    pub fn append_derived(&self, table: &str, batches: &[RecordBatch]) -> Result<u64> {
+        if !matches!(table, "customer_scores" | "score_runs") {
+            return Err(StoreError::Invalid(format!(
+                "{table} is not a table the engine appends to"
+            )));
+        }
+        self.conn.execute_batch("BEGIN TRANSACTION").db("begin")?;
+        let outcome = (|| {
+            let mut app = self
+                .conn
+                .appender(table)
+                .db(format!("open an appender on {table}"))?;
+            let mut n = 0u64;
+            for b in batches {
+                n += b.num_rows() as u64;
+                app.append_record_batch(b.clone())
+                    .db(format!("append to {table}"))?;
+            }
+            app.flush().db(format!("flush {table}"))?;
+            Ok(n)
+        })();
+        match outcome {
+            Ok(n) => {
+                self.conn.execute_batch("COMMIT").db("commit")?;
+                Ok(n)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     /// Export a whole table (input columns only, without ingest metadata) to CSV or Parquet.
     pub fn export_table(&self, table: &str, out: &Path) -> Result<u64> {
         let sql = match input_table(table) {
