@@ -52,6 +52,11 @@ enum ScoreKind {
     Value,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum SegmentKind {
+    Rfm,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a project in --project (safe to run again).
@@ -126,6 +131,12 @@ enum Command {
         /// Monthly discount rate of CLV.
         #[arg(long, default_value_t = 0.01)]
         discount: f64,
+    },
+    /// Show segments of the latest scores: `rfm` = the 11 RFM groups with size, CLV and risk.
+    Segment {
+        /// Which segmentation.
+        #[arg(value_enum)]
+        what: SegmentKind,
     },
     /// Generate a realistic shop (customers, products, orders, items, events, reviews, tickets).
     Generate {
@@ -407,6 +418,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "  scores: tenure sql \"SELECT * FROM customer_scores WHERE run_id = '{}'\"",
                     s.run_id
                 );
+            }
+        }
+        Command::Segment {
+            what: SegmentKind::Rfm,
+        } => {
+            let store = Store::open_read_only(&project)?;
+            let batches = tenure_engine::rfm_segments(&store)?;
+            if cli.json {
+                let mut buf = Vec::new();
+                {
+                    let mut w = arrow::json::ArrayWriter::new(&mut buf);
+                    for b in &batches {
+                        w.write(b)?;
+                    }
+                    w.finish()?;
+                }
+                println!("{}", String::from_utf8_lossy(&buf));
+            } else {
+                println!("{}", pretty_format_batches(&batches)?);
             }
         }
         Command::Generate {

@@ -8,7 +8,7 @@ mod value;
 
 pub use demo::{run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE};
 pub use error::{EngineError, Result};
-pub use value::{score_value, GroupSummary, ValueOptions, ValueSummary};
+pub use value::{rfm_segments, score_value, GroupSummary, ValueOptions, ValueSummary};
 
 /// The store, re-exported so the faces depend on the engine alone.
 pub use tenure_store as store;

@@ -342,3 +342,20 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
         groups,
     })
 }
+
+/// The SQL behind `tenure segment rfm`: size, CLV, mean P(alive) and expected purchases of each RFM group in the
+/// latest value scoring run.
+pub const RFM_SEGMENTS_SQL: &str = "SELECT rfm_group, count(*) AS customers, round(sum(clv), 2) AS clv, \
+     round(avg(p_alive), 3) AS mean_p_alive, round(sum(expected_purchases_90d), 1) AS expected_purchases_90d \
+     FROM customer_scores WHERE run_id = (SELECT run_id FROM score_runs ORDER BY created_at DESC LIMIT 1) \
+     GROUP BY rfm_group ORDER BY customers DESC";
+
+/// Size and value of each RFM group in the latest value scoring run, as Arrow batches.
+pub fn rfm_segments(store: &Store) -> Result<Vec<RecordBatch>> {
+    if store.count("score_runs")? == 0 {
+        return Err(EngineError::Data(
+            "no scores yet: run `tenure score value` first".into(),
+        ));
+    }
+    Ok(store.query_arrow(RFM_SEGMENTS_SQL)?)
+}
