@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use tenure_engine::sim::SimParams;
+use tenure_engine::store::arrow::record_batch::RecordBatch;
 use tenure_engine::store::arrow::util::pretty::pretty_format_batches;
 use tenure_engine::store::{
     parse_date, Delimiter, Format, Horizon, IngestOptions, IngestReport, OnConflict, Status, Store,
@@ -345,19 +346,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 None => {
                     let batches = store.query_read_only(&query)?;
-                    if cli.json {
-                        let mut buf = Vec::new();
-                        {
-                            let mut w = arrow::json::ArrayWriter::new(&mut buf);
-                            for b in &batches {
-                                w.write(b)?;
-                            }
-                            w.finish()?;
-                        }
-                        println!("{}", String::from_utf8_lossy(&buf));
-                    } else {
-                        println!("{}", pretty_format_batches(&batches)?);
-                    }
+                    print_batches(&batches, cli.json)?;
                 }
             }
         }
@@ -425,19 +414,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let store = Store::open_read_only(&project)?;
             let batches = tenure_engine::rfm_segments(&store)?;
-            if cli.json {
-                let mut buf = Vec::new();
-                {
-                    let mut w = arrow::json::ArrayWriter::new(&mut buf);
-                    for b in &batches {
-                        w.write(b)?;
-                    }
-                    w.finish()?;
-                }
-                println!("{}", String::from_utf8_lossy(&buf));
-            } else {
-                println!("{}", pretty_format_batches(&batches)?);
-            }
+            print_batches(&batches, cli.json)?;
         }
         Command::Generate {
             customers,
@@ -514,6 +491,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print query results as a JSON array of row objects (`--json`) or as a table.
+fn print_batches(batches: &[RecordBatch], json: bool) -> Result<()> {
+    if json {
+        let mut buf = Vec::new();
+        let mut w = arrow::json::ArrayWriter::new(&mut buf);
+        for b in batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+        drop(w);
+        println!("{}", String::from_utf8_lossy(&buf));
+    } else {
+        println!("{}", pretty_format_batches(batches)?);
+    }
+    Ok(())
 }
 
 fn print_ingest(r: &IngestReport) {

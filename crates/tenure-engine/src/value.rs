@@ -76,15 +76,23 @@ pub struct ValueSummary {
     pub groups: BTreeMap<String, GroupSummary>,
 }
 
+/// One features column cast to `to`, batch by batch.
+fn column(batches: &[RecordBatch], name: &str, to: &DataType) -> Result<Vec<ArrayRef>> {
+    batches
+        .iter()
+        .map(|b| {
+            let idx = b
+                .schema()
+                .index_of(name)
+                .map_err(|_| EngineError::Data(format!("features lack column {name}")))?;
+            cast(b.column(idx), to).map_err(|e| EngineError::Data(format!("{name}: {e}")))
+        })
+        .collect()
+}
+
 fn f64_col(batches: &[RecordBatch], name: &str) -> Result<Vec<f64>> {
     let mut out = Vec::new();
-    for b in batches {
-        let idx = b
-            .schema()
-            .index_of(name)
-            .map_err(|_| EngineError::Data(format!("features lack column {name}")))?;
-        let a = cast(b.column(idx), &DataType::Float64)
-            .map_err(|e| EngineError::Data(e.to_string()))?;
+    for a in column(batches, name, &DataType::Float64)? {
         let a = a
             .as_any()
             .downcast_ref::<Float64Array>()
@@ -96,13 +104,7 @@ fn f64_col(batches: &[RecordBatch], name: &str) -> Result<Vec<f64>> {
 
 fn str_col(batches: &[RecordBatch], name: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for b in batches {
-        let idx = b
-            .schema()
-            .index_of(name)
-            .map_err(|_| EngineError::Data(format!("features lack column {name}")))?;
-        let a =
-            cast(b.column(idx), &DataType::Utf8).map_err(|e| EngineError::Data(e.to_string()))?;
+    for a in column(batches, name, &DataType::Utf8)? {
         let a = a
             .as_any()
             .downcast_ref::<StringArray>()
