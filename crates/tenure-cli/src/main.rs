@@ -54,6 +54,17 @@ enum ScoreKind {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum EvalKind {
+    Value,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PurchaseModelArg {
+    BgNbd,
+    ParetoNbd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum SegmentKind {
     Rfm,
 }
@@ -132,6 +143,21 @@ enum Command {
         /// Monthly discount rate of CLV.
         #[arg(long, default_value_t = 0.01)]
         discount: f64,
+    },
+    /// Validate a model on a calibration/holdout split and write its report to models/<id>/.
+    Eval {
+        /// What to evaluate: `value` = the repeat-purchase model (tracking curve, per-customer accuracy).
+        #[arg(value_enum)]
+        what: EvalKind,
+        /// Last day of the calibration period (YYYY-MM-DD).
+        #[arg(long)]
+        as_of: String,
+        /// Holdout length after --as-of, e.g. 39w, 90d, 6m, 1y.
+        #[arg(long)]
+        horizon: String,
+        /// Repeat-purchase model.
+        #[arg(long, value_enum, default_value = "bg-nbd")]
+        model: PurchaseModelArg,
     },
     /// Show segments of the latest scores: `rfm` = the 11 RFM groups with size, CLV and risk.
     Segment {
@@ -409,6 +435,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
+        Command::Eval {
+            what: EvalKind::Value,
+            as_of,
+            horizon,
+            model,
+        } => {
+            let store = Store::open(&project)?;
+            let opts = tenure_engine::ValueEvalOptions {
+                as_of: parse_date(&as_of)?,
+                horizon: Horizon::parse(&horizon)?,
+                model: match model {
+                    PurchaseModelArg::BgNbd => tenure_engine::PurchaseModelKind::BgNbd,
+                    PurchaseModelArg::ParetoNbd => tenure_engine::PurchaseModelKind::ParetoNbd,
+                },
+                max_frequency: 7,
+            };
+            let r = tenure_engine::evaluate_value(&store, &opts, chrono::Utc::now().naive_utc())?;
+            if cli.json {
+                print_json(&r)?;
+            } else {
+                print_value_eval(&r);
+            }
+        }
         Command::Segment {
             what: SegmentKind::Rfm,
         } => {
@@ -567,4 +616,62 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+fn print_value_eval(r: &tenure_engine::ValueEvalReport) {
+    let pct = |v: Option<f64>| {
+        v.map(|v| format!("{:+.1}%", 100.0 * v))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    println!(
+        "{} v{} fitted on {} customers up to {}; holdout {} days to {}",
+        r.model_id, r.version, r.customers, r.options.as_of, r.horizon_days, r.holdout_end
+    );
+    let params: Vec<String> = r
+        .param_names
+        .iter()
+        .zip(&r.params)
+        .map(|(n, v)| format!("{n} {v:.4}"))
+        .collect();
+    println!(
+        "  parameters (days): {}; log-likelihood {:.2}; converged {}",
+        params.join(", "),
+        r.diagnostics.log_likelihood,
+        r.diagnostics.converged
+    );
+    for w in &r.diagnostics.warnings {
+        println!("  warning: {w}");
+    }
+    let m = &r.holdout;
+    println!(
+        "  holdout repeat purchases: actual {:.0}, predicted {:.1} ({}); per-customer correlation {}; MAE {:.3}; RMSE {:.3}",
+        m.total_actual,
+        m.total_predicted,
+        pct(m.relative_error),
+        m.correlation.map(|c| format!("{c:.3}")).unwrap_or_else(|| "n/a".into()),
+        m.mae,
+        m.rmse
+    );
+    let c = &r.cumulative;
+    println!(
+        "  cumulative repeat purchases at week {:.1}: actual {:.0}, predicted {:.1} ({})",
+        c.week,
+        c.actual,
+        c.predicted,
+        pct(c.relative_error)
+    );
+    println!(
+        "  {:>4} {:>10} {:>10} {:>10}",
+        "x", "customers", "actual", "predicted"
+    );
+    for b in &r.by_frequency {
+        println!(
+            "  {:>4} {:>10} {:>10.3} {:>10.3}",
+            format!("{}{}", b.frequency, if b.open_ended { "+" } else { "" }),
+            b.n_customers,
+            b.mean_actual,
+            b.mean_predicted
+        );
+    }
+    println!("  report: {}", r.report_html.display());
 }

@@ -26,5 +26,15 @@ pub enum EngineError {
     },
 }
 
+impl EngineError {
+    /// An I/O failure on `path`.
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        EngineError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// The engine's result type.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -2,13 +2,19 @@
 //! models, behind one API that both faces — the CLI and the HTTP server — call. It holds no
 //! presentation logic: it takes typed options, does the work, and returns typed reports.
 
+mod chart;
 mod demo;
 mod error;
 mod value;
+mod value_eval;
 
 pub use demo::{run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE};
 pub use error::{EngineError, Result};
 pub use value::{rfm_segments, score_value, GroupSummary, ValueOptions, ValueSummary};
+pub use value_eval::{
+    evaluate_value, render_html, CumulativeCheck, PurchaseModelKind, SpendCheck, ValueEvalOptions,
+    ValueEvalReport,
+};
 
 /// The store, re-exported so the faces depend on the engine alone.
 pub use tenure_store as store;

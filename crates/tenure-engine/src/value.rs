@@ -90,7 +90,7 @@ fn column(batches: &[RecordBatch], name: &str, to: &DataType) -> Result<Vec<Arra
         .collect()
 }
 
-fn f64_col(batches: &[RecordBatch], name: &str) -> Result<Vec<f64>> {
+pub(crate) fn f64_col(batches: &[RecordBatch], name: &str) -> Result<Vec<f64>> {
     let mut out = Vec::new();
     for a in column(batches, name, &DataType::Float64)? {
         let a = a
@@ -102,7 +102,7 @@ fn f64_col(batches: &[RecordBatch], name: &str) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-fn str_col(batches: &[RecordBatch], name: &str) -> Result<Vec<String>> {
+pub(crate) fn str_col(batches: &[RecordBatch], name: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for a in column(batches, name, &DataType::Utf8)? {
         let a = a

@@ -80,6 +80,15 @@ impl std::fmt::Display for Horizon {
     }
 }
 
+/// First and repeat purchase days for a tracking curve; see [`Store::tracking_days`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackingDays {
+    /// First purchase day of each customer who bought on or before the as-of date.
+    pub births: Vec<i64>,
+    /// Every later distinct purchase day of those customers, up to the end date.
+    pub repeats: Vec<i64>,
+}
+
 /// Parse an as-of date (`YYYY-MM-DD` or `YYYYMMDD`).
 pub fn parse_date(s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
@@ -257,6 +266,39 @@ impl Store {
         horizon: Horizon,
     ) -> Result<Vec<RecordBatch>> {
         self.query_arrow(&self.calibration_holdout_sql(as_of, horizon)?)
+    }
+
+    /// Purchase days behind a holdout tracking curve, as days since 1970-01-01: the first purchase
+    /// day of every customer who bought on or before `as_of`, and each of their later distinct
+    /// purchase days up to `end` (inclusive). Days are counted as in the features (returns and
+    /// cancelled orders are not purchases), so the curve agrees with `x` in the calibration period.
+    pub fn tracking_days(&self, as_of: NaiveDate, end: NaiveDate) -> Result<TrackingDays> {
+        let stop = end
+            .checked_add_days(Days::new(1))
+            .ok_or_else(|| StoreError::Invalid(format!("end date {end} is out of range")))?;
+        let base = format!(
+            "WITH d AS (SELECT DISTINCT customer_id, CAST(ordered_at AS DATE) AS day FROM orders
+                WHERE ordered_at < TIMESTAMP '{stop} 00:00:00' AND NOT is_return AND {NOT_CANCELLED}),
+             f AS (SELECT customer_id, min(day) AS first_day FROM d GROUP BY customer_id
+                HAVING min(day) <= DATE '{as_of}')"
+        );
+        let days = |sql: String, what: &str| -> Result<Vec<i64>> {
+            let mut stmt = self.conn.prepare(&sql).db(what)?;
+            let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).db(what)?;
+            rows.map(|r| r.db(what)).collect()
+        };
+        Ok(TrackingDays {
+            births: days(
+                format!("{base} SELECT date_diff('day', DATE '1970-01-01', first_day) FROM f"),
+                "read first purchase days",
+            )?,
+            repeats: days(
+                format!(
+                    "{base} SELECT date_diff('day', DATE '1970-01-01', d.day) FROM d JOIN f ON d.customer_id = f.customer_id WHERE d.day > f.first_day"
+                ),
+                "read repeat purchase days",
+            )?,
+        })
     }
 
     /// The latest order day stored: the default as-of date for scoring "now".

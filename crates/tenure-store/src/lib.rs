@@ -15,12 +15,12 @@ mod store;
 
 pub use config::{Config, ProjectSection, CONFIG_FILE};
 pub use error::{Result, StoreError};
-pub use features::{parse_date, Horizon};
+pub use features::{parse_date, Horizon, TrackingDays};
 pub use ingest::{Format, IngestOptions, IngestReport, OnConflict};
 pub use parse::{parse_amount, parse_timestamp, TimeZone};
 pub use schema::{table, ColType, ColumnSpec, TableSpec, MIGRATIONS, TABLES};
 pub use source::Delimiter;
-pub use store::{check_read_only, Status, Store, TableStatus, DB_FILE};
+pub use store::{check_read_only, ModelRecord, Status, Store, TableStatus, DB_FILE};
 
 /// Arrow, re-exported so callers use the same version as the store.
 pub use arrow;

@@ -54,6 +54,28 @@ pub struct Status {
     pub ingest_runs: i64,
 }
 
+/// One row of the `models` registry: what was fitted, on data up to when, with which parameters and
+/// metrics (JSON text), and where its files are.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelRecord {
+    /// Unique id, also the folder name under `models/`.
+    pub model_id: String,
+    /// Model kind, e.g. `bg_nbd`.
+    pub kind: String,
+    /// Version within the kind; assigned by [`Store::register_model`] (the value passed in is ignored).
+    pub version: i64,
+    /// When it was trained (UTC).
+    pub trained_at: chrono::NaiveDateTime,
+    /// The as-of date of its training data, if it has one.
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Parameters as JSON text.
+    pub params: String,
+    /// Metrics as JSON text.
+    pub metrics: String,
+    /// Folder of its artefacts (report, fitted parameters), relative to the project.
+    pub artifact_path: Option<String>,
+}
+
 impl Store {
     /// Create a project in `dir` (the folder, `tenure.toml`, `rejects/`, `models/` and the database).
     /// Safe to run on an existing project: nothing is overwritten.
@@ -325,6 +347,81 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// Record a fitted model in the `models` registry and return its version (1 + the latest
+    /// version of the same kind). `trained_at` and `as_of` are passed in, not read from a clock here,
+    /// so the record says exactly what the caller did.
+    pub fn register_model(&self, m: &ModelRecord) -> Result<i64> {
+        let what = "register the model";
+        let version: i64 = self
+            .conn
+            .query_row(
+                "SELECT coalesce(max(version), 0) + 1 FROM models WHERE kind = ?",
+                [&m.kind],
+                |r| r.get(0),
+            )
+            .db(what)?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO models VALUES (?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?)",
+                duckdb::params![
+                    m.model_id,
+                    m.kind,
+                    version,
+                    m.trained_at.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                    m.as_of.map(|d| format!("{d} 00:00:00")),
+                    m.params,
+                    m.metrics,
+                    m.artifact_path,
+                ],
+            )
+            .db(what)?;
+        Ok(version)
+    }
+
+    /// Every model in the registry, newest first.
+    pub fn models(&self) -> Result<Vec<ModelRecord>> {
+        let what = "read the model registry";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT model_id, kind, version, CAST(trained_at AS VARCHAR), CAST(CAST(as_of AS DATE) AS VARCHAR), params, metrics, artifact_path FROM models ORDER BY trained_at DESC, model_id",
+            )
+            .db(what)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ))
+            })
+            .db(what)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (model_id, kind, version, trained, as_of, params, metrics, artifact_path) =
+                row.db(what)?;
+            out.push(ModelRecord {
+                model_id,
+                kind,
+                version,
+                trained_at: chrono::NaiveDateTime::parse_from_str(&trained, "%Y-%m-%d %H:%M:%S%.f")
+                    .map_err(|e| {
+                        StoreError::Invalid(format!("model registry time `{trained}`: {e}"))
+                    })?,
+                as_of: as_of.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+                params,
+                metrics,
+                artifact_path,
+            });
+        }
+        Ok(out)
     }
 
     /// Export a whole table (input columns only, without ingest metadata) to CSV or Parquet.
