@@ -59,6 +59,16 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A metric that compares the classes (AUC, ROC, lift) got rows of only one class.
+    #[error("{what}: all {n} rows are {present}, so it is undefined; evaluate on rows that hold both positives and negatives")]
+    SingleClass {
+        /// The metric that was asked for.
+        what: &'static str,
+        /// Number of rows.
+        n: usize,
+        /// The one class present: "positive" or "negative".
+        present: &'static str,
+    },
     /// A prediction is mathematically infinite or undefined for the fitted parameters.
     #[error("{model}: {quantity} is undefined for the fitted parameters ({reason})")]
     Undefined {

@@ -31,6 +31,7 @@ mod error;
 mod fit;
 mod gamma_gamma;
 mod holdout;
+pub mod metrics;
 mod optim;
 mod pareto_nbd;
 mod purchase;

@@ -5,4 +5,5 @@ mod clv;
 mod fixtures;
 mod holdout;
 mod hostile;
+mod metrics;
 mod perf;
