@@ -54,6 +54,11 @@ enum ScoreKind {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum BenchKind {
+    Value,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum EvalKind {
     Value,
 }
@@ -143,6 +148,10 @@ enum Command {
         /// Monthly discount rate of CLV.
         #[arg(long, default_value_t = 0.01)]
         discount: f64,
+        /// Bootstrap resamples behind the CLV interval (clv_low, clv_high); 0 turns it off.
+        /// Default: 100 up to 250,000 buyers, none above (each resample refits and rescores).
+        #[arg(long)]
+        interval_resamples: Option<usize>,
     },
     /// Validate a model on a calibration/holdout split and write its report to models/<id>/.
     Eval {
@@ -158,6 +167,21 @@ enum Command {
         /// Repeat-purchase model.
         #[arg(long, value_enum, default_value = "bg-nbd")]
         model: PurchaseModelArg,
+    },
+    /// Time the engine at scale on generated data: `value` = fit + score of the value models.
+    Bench {
+        /// What to benchmark.
+        #[arg(value_enum)]
+        what: BenchKind,
+        /// Customers to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        /// Bootstrap resamples behind the CLV interval, as in `score value`; 0 turns it off.
+        #[arg(long, default_value_t = 0)]
+        interval_resamples: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Show segments of the latest scores: `rfm` = the 11 RFM groups with size, CLV and risk.
     Segment {
@@ -390,12 +414,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             as_of,
             clv_months,
             discount,
+            interval_resamples,
         } => {
             let store = Store::open(&project)?;
             let opts = tenure_engine::ValueOptions {
                 as_of: as_of.as_deref().map(parse_date).transpose()?,
                 clv_months,
                 monthly_discount_rate: discount,
+                interval_resamples,
+                ..Default::default()
             };
             let s = tenure_engine::score_value(&store, &opts)?;
             if cli.json {
@@ -415,8 +442,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 for w in &s.bg_nbd_diagnostics.warnings {
                     println!("  warning: {w}");
                 }
+                let interval = s
+                    .clv_total_interval
+                    .map(|i| format!(" (90% bootstrap interval {:.2} to {:.2})", i.lower, i.upper))
+                    .unwrap_or_else(|| {
+                        " (no interval: pass --interval-resamples N to compute one)".into()
+                    });
                 println!(
-                    "  expected purchases next 90 days: {:.1}; CLV over {clv_months} months: {:.2}",
+                    "  expected purchases next 90 days: {:.1}; CLV over {clv_months} months: {:.2}{interval}",
                     s.expected_purchases_90d, s.clv_total
                 );
                 println!(
@@ -456,6 +489,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&r)?;
             } else {
                 print_value_eval(&r);
+            }
+        }
+        Command::Bench {
+            what: BenchKind::Value,
+            customers,
+            interval_resamples,
+            seed,
+        } => {
+            let params = tenure_engine::sim::HistoryParams {
+                n_customers: customers,
+                seed,
+                ..Default::default()
+            };
+            let opts = tenure_engine::ValueOptions {
+                interval_resamples: Some(interval_resamples),
+                ..Default::default()
+            };
+            let r = tenure_engine::bench_value(&params, &opts)?;
+            let peak_rss_mb = peak_rss_mb();
+            if cli.json {
+                print_json(&serde_json::json!({"report": r, "peak_rss_mb": peak_rss_mb}))?;
+            } else {
+                println!(
+                    "{} customers: generate {:.2} s; fit + score {:.2} s ({} unique (x, t_x, T) rows; CLV interval resamples {}); peak RSS {}",
+                    r.customers,
+                    r.generate_s,
+                    r.fit_and_score_s,
+                    r.unique_rows,
+                    r.interval_resamples,
+                    peak_rss_mb
+                        .map(|m| format!("{m:.0} MB"))
+                        .unwrap_or_else(|| "n/a".into())
+                );
+                let phases: Vec<String> = r
+                    .phases
+                    .iter()
+                    .map(|(p, s)| format!("{p} {s:.2} s"))
+                    .collect();
+                println!("  phases: {}", phases.join("; "));
+                println!(
+                    "  BG/NBD fitted r {:.4} α {:.3} a {:.4} b {:.4} (generated with {:?})",
+                    r.bg_nbd[0], r.bg_nbd[1], r.bg_nbd[2], r.bg_nbd[3], r.bg_nbd_true
+                );
+                println!(
+                    "  Gamma-Gamma fitted p {:.3} q {:.3} γ {:.3} (generated with {:?}); total CLV {:.0}",
+                    r.gamma_gamma[0], r.gamma_gamma[1], r.gamma_gamma[2], r.gamma_gamma_true, r.clv_total
+                );
             }
         }
         Command::Segment {
@@ -674,4 +754,12 @@ fn print_value_eval(r: &tenure_engine::ValueEvalReport) {
         );
     }
     println!("  report: {}", r.report_html.display());
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }

@@ -2,15 +2,20 @@
 //! models, behind one API that both faces — the CLI and the HTTP server — call. It holds no
 //! presentation logic: it takes typed options, does the work, and returns typed reports.
 
+mod bench;
 mod chart;
 mod demo;
 mod error;
 mod value;
 mod value_eval;
 
+pub use bench::{bench_value, ValueBenchReport};
 pub use demo::{run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE};
 pub use error::{EngineError, Result};
-pub use value::{rfm_segments, score_value, GroupSummary, ValueOptions, ValueSummary};
+pub use value::{
+    rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary, ValueOptions,
+    ValueScores, ValueSummary,
+};
 pub use value_eval::{
     evaluate_value, render_html, CumulativeCheck, PurchaseModelKind, SpendCheck, ValueEvalOptions,
     ValueEvalReport,

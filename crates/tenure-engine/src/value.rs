@@ -7,7 +7,8 @@ use std::sync::Arc;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use tenure_models::{
-    BgNbdFitted, BgNbdParams, BtydData, ClvParams, FitDiagnostics, GammaGammaParams, RfmParams,
+    BgNbdFitted, BgNbdParams, BootstrapParams, BootstrapResult, BtydData, ClvParams,
+    FitDiagnostics, GammaGammaFitted, GammaGammaParams, Interval, RfmParams, RfmScore,
 };
 use tenure_store::arrow::array::{
     Array, ArrayRef, Date32Array, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray,
@@ -19,6 +20,9 @@ use tenure_store::Store;
 
 use crate::error::{EngineError, Result};
 
+/// Above this many buyers, CLV intervals are only computed when asked for explicitly.
+pub const AUTO_INTERVAL_MAX_BUYERS: usize = 250_000;
+
 /// Options of a value scoring run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValueOptions {
@@ -28,6 +32,14 @@ pub struct ValueOptions {
     pub clv_months: u32,
     /// Monthly discount rate of CLV.
     pub monthly_discount_rate: f64,
+    /// Bootstrap resamples behind `clv_low`/`clv_high` (0 = no interval; `None` = 100 up to
+    /// [`AUTO_INTERVAL_MAX_BUYERS`] buyers, none above, where each resample would cost a full
+    /// refit and rescore). Each resample draws the customers with replacement and refits BG/NBD
+    /// and Gamma-Gamma, so the interval reflects how well the data pin down the models (parameter
+    /// uncertainty), not the spread of one customer's future.
+    pub interval_resamples: Option<usize>,
+    /// Coverage of the CLV interval (0.9 = 5th to 95th percentile).
+    pub interval_confidence: f64,
 }
 
 impl Default for ValueOptions {
@@ -36,6 +48,8 @@ impl Default for ValueOptions {
             as_of: None,
             clv_months: 12,
             monthly_discount_rate: 0.01,
+            interval_resamples: None,
+            interval_confidence: 0.9,
         }
     }
 }
@@ -72,6 +86,10 @@ pub struct ValueSummary {
     pub expected_purchases_90d: f64,
     /// Total CLV over the horizon.
     pub clv_total: f64,
+    /// Bootstrap interval of the total CLV, when intervals were asked for.
+    pub clv_total_interval: Option<Interval>,
+    /// Bootstrap resamples whose refit succeeded / failed.
+    pub interval_resamples: (usize, usize),
     /// Size and value per RFM group.
     pub groups: BTreeMap<String, GroupSummary>,
 }
@@ -114,6 +132,224 @@ pub(crate) fn str_col(batches: &[RecordBatch], name: &str) -> Result<Vec<String>
     Ok(out)
 }
 
+/// Per-customer inputs of value scoring, one entry per customer, aligned. Time unit: days.
+/// Customers without an order (`orders` 0 or `x` not finite) get an RFM score but no model output.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerColumns<'a> {
+    /// Repeat purchase days (x).
+    pub x: &'a [f64],
+    /// Days from the first to the last purchase day (t_x).
+    pub t_x: &'a [f64],
+    /// Days from the first purchase day to the as-of date (T).
+    pub age: &'a [f64],
+    /// Mean spend per repeat purchase day (NaN when none).
+    pub monetary_mean: &'a [f64],
+    /// Days since the last purchase (RFM recency).
+    pub recency: &'a [f64],
+    /// Orders to date (RFM frequency).
+    pub orders: &'a [f64],
+    /// Spend to date (RFM monetary).
+    pub spend: &'a [f64],
+}
+
+/// The outputs of [`score_customers`]: fitted models and per-customer scores. Model outputs are
+/// indexed by buyer (`slot[i]` maps customer `i` to its buyer index, `None` for prospects).
+#[derive(Debug, Clone)]
+pub struct ValueScores {
+    /// Fitted BG/NBD (days).
+    pub bg: BgNbdFitted,
+    /// Fitted Gamma-Gamma.
+    pub gg: GammaGammaFitted,
+    /// Customer index → buyer index.
+    pub slot: Vec<Option<usize>>,
+    /// RFM score of every customer.
+    pub rfm: Vec<RfmScore>,
+    /// P(alive) per buyer.
+    pub p_alive: Vec<f64>,
+    /// Expected purchases in the next 30 days per buyer.
+    pub e30: Vec<f64>,
+    /// … 90 days.
+    pub e90: Vec<f64>,
+    /// … 365 days.
+    pub e365: Vec<f64>,
+    /// Days until one more purchase is expected (None beyond two years), per buyer.
+    pub next: Vec<Option<f64>>,
+    /// Expected spend per purchase (Gamma-Gamma) per buyer.
+    pub exp_spend: Vec<f64>,
+    /// CLV per buyer.
+    pub clv: Vec<f64>,
+    /// Bootstrap intervals of CLV per buyer, when asked for.
+    pub interval: Option<BootstrapResult>,
+    /// Size and value per RFM group.
+    pub groups: BTreeMap<String, GroupSummary>,
+    /// Seconds spent per phase, in order (for benchmarks).
+    pub phases: Vec<(&'static str, f64)>,
+}
+
+/// Fit BG/NBD and Gamma-Gamma on the buyers and score every customer: the pure core of
+/// [`score_value`], also run by `tenure bench value` on generated customers.
+///
+/// P(alive) and expected purchases come from BG/NBD, expected spend from Gamma-Gamma (its
+/// population mean for customers without a repeat purchase), CLV follows lifetimes'
+/// `customer_lifetime_value` with 30-day months, and the next order is the time by which one more
+/// purchase is expected.
+pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<ValueScores> {
+    let n = c.x.len();
+    for (name, len) in [
+        ("t_x", c.t_x.len()),
+        ("age", c.age.len()),
+        ("monetary_mean", c.monetary_mean.len()),
+        ("recency", c.recency.len()),
+        ("orders", c.orders.len()),
+        ("spend", c.spend.len()),
+    ] {
+        if len != n {
+            return Err(EngineError::Data(format!(
+                "{name} has {len} values for {n} customers"
+            )));
+        }
+    }
+    let buyers: Vec<usize> = (0..n)
+        .filter(|&i| c.orders[i] > 0.0 && c.x[i].is_finite())
+        .collect();
+    if buyers.is_empty() {
+        return Err(EngineError::Data(
+            "no customer has an order to score".into(),
+        ));
+    }
+    let mut phases = Vec::new();
+    let mut clock = std::time::Instant::now();
+    // RFM first: its sort buffers are freed before the model outputs are allocated.
+    let rfm = RfmParams::default().score(c.recency, c.orders, c.spend)?;
+    phases.push(("rfm", clock.elapsed().as_secs_f64()));
+    clock = std::time::Instant::now();
+    let pick = |v: &[f64]| buyers.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    let data = BtydData::new(pick(c.x), pick(c.t_x), pick(c.age))?;
+    let bg: BgNbdFitted = BgNbdParams::default().fit(&data)?;
+    phases.push(("fit bg/nbd", clock.elapsed().as_secs_f64()));
+    clock = std::time::Instant::now();
+    let freq = data.x();
+    let mon: Vec<f64> = buyers
+        .iter()
+        .map(|&i| {
+            let m = c.monetary_mean[i];
+            if m.is_finite() {
+                m
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let gg = GammaGammaParams::default().fit(freq, &mon)?;
+    phases.push(("fit gamma-gamma", clock.elapsed().as_secs_f64()));
+    clock = std::time::Instant::now();
+    let p_alive = bg.predict_probability_alive(&data);
+    phases.push(("p_alive", clock.elapsed().as_secs_f64()));
+    clock = std::time::Instant::now();
+    let e30 = bg.predict_conditional_expected_purchases(&data, 30.0)?;
+    let e90 = bg.predict_conditional_expected_purchases(&data, 90.0)?;
+    let e365 = bg.predict_conditional_expected_purchases(&data, 365.0)?;
+    phases.push((
+        "expected purchases 30/90/365d",
+        clock.elapsed().as_secs_f64(),
+    ));
+    clock = std::time::Instant::now();
+    let next = bg.predict_time_to_next_purchase(&data, 730.0)?;
+    phases.push(("next order", clock.elapsed().as_secs_f64()));
+    clock = std::time::Instant::now();
+    let exp_spend: Vec<f64> = gg
+        .predict_conditional_expected_spend(freq, &mon)?
+        .into_iter()
+        .map(|s| if s.is_finite() && s >= 0.0 { s } else { 0.0 })
+        .collect();
+    let clv_params = ClvParams {
+        horizon_months: opts.clv_months,
+        monthly_discount_rate: opts.monthly_discount_rate,
+        units_per_month: 30.0,
+    };
+    let clv = clv_params.customer_lifetime_value(&bg, &data, &exp_spend)?;
+    phases.push(("spend + clv", clock.elapsed().as_secs_f64()));
+    clock = std::time::Instant::now();
+    let resamples =
+        opts.interval_resamples
+            .unwrap_or(if buyers.len() <= AUTO_INTERVAL_MAX_BUYERS {
+                100
+            } else {
+                0
+            });
+    let interval = if resamples > 0 {
+        Some(clv_params.bootstrap(
+            &BgNbdParams::default(),
+            &GammaGammaParams::default(),
+            &data,
+            &mon,
+            &data,
+            &mon,
+            &BootstrapParams {
+                n_resamples: resamples,
+                confidence: opts.interval_confidence,
+                seed: 0,
+            },
+        )?)
+    } else {
+        None
+    };
+    phases.push(("clv interval", clock.elapsed().as_secs_f64()));
+    clock = std::time::Instant::now();
+    let mut slot = vec![None; n];
+    for (k, &i) in buyers.iter().enumerate() {
+        slot[i] = Some(k);
+    }
+    // Eleven groups: a short list keyed by the static label, no allocation per customer.
+    let mut by_label: Vec<(&'static str, GroupSummary)> = Vec::new();
+    for i in 0..n {
+        let label = rfm[i].group.label();
+        let pos = match by_label.iter().position(|(l, _)| *l == label) {
+            Some(p) => p,
+            None => {
+                by_label.push((
+                    label,
+                    GroupSummary {
+                        customers: 0,
+                        spend: 0.0,
+                        clv: 0.0,
+                    },
+                ));
+                by_label.len() - 1
+            }
+        };
+        let g = &mut by_label[pos].1;
+        g.customers += 1;
+        g.spend += if c.spend[i].is_finite() {
+            c.spend[i]
+        } else {
+            0.0
+        };
+        g.clv += slot[i].map(|k| clv[k]).unwrap_or(0.0);
+    }
+    let groups: BTreeMap<String, GroupSummary> = by_label
+        .into_iter()
+        .map(|(l, g)| (l.to_string(), g))
+        .collect();
+    phases.push(("groups", clock.elapsed().as_secs_f64()));
+    Ok(ValueScores {
+        phases,
+        bg,
+        gg,
+        slot,
+        rfm,
+        p_alive,
+        e30,
+        e90,
+        e365,
+        next,
+        exp_spend,
+        clv,
+        interval,
+        groups,
+    })
+}
+
 /// Score every customer's value as of a day and append the scores to `customer_scores`.
 ///
 /// BG/NBD and Gamma-Gamma are fitted on the as-of features in days (x = repeat purchase days, t_x and
@@ -140,52 +376,41 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
     let monetary_mean = f64_col(&f, "monetary_mean")?;
     let recency = f64_col(&f, "recency_days")?;
     let spend = f64_col(&f, "spend_total")?;
-    let buyers: Vec<usize> = (0..ids.len())
-        .filter(|&i| orders[i] > 0.0 && x[i].is_finite())
-        .collect();
-    if buyers.is_empty() {
-        return Err(EngineError::Data(format!(
+    let scores = score_customers(
+        &CustomerColumns {
+            x: &x,
+            t_x: &t_x,
+            age: &age,
+            monetary_mean: &monetary_mean,
+            recency: &recency,
+            orders: &orders,
+            spend: &spend,
+        },
+        opts,
+    )
+    .map_err(|e| match e {
+        EngineError::Data(m) if m.starts_with("no customer") => EngineError::Data(format!(
             "no customer has an order on or before {as_of}: pick a later --as-of"
-        )));
-    }
-    let pick = |v: &[f64]| buyers.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-    let data = BtydData::new(pick(&x), pick(&t_x), pick(&age))?;
-    let bg: BgNbdFitted = BgNbdParams::default().fit(&data)?;
-    let freq = pick(&x);
-    let mon: Vec<f64> = buyers
-        .iter()
-        .map(|&i| {
-            if monetary_mean[i].is_finite() {
-                monetary_mean[i]
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let gg = GammaGammaParams::default().fit(&freq, &mon)?;
-    let p_alive = bg.predict_probability_alive(&data);
-    let e30 = bg.predict_conditional_expected_purchases(&data, 30.0)?;
-    let e90 = bg.predict_conditional_expected_purchases(&data, 90.0)?;
-    let e365 = bg.predict_conditional_expected_purchases(&data, 365.0)?;
-    let next = bg.predict_time_to_next_purchase(&data, 730.0)?;
-    let exp_spend: Vec<f64> = gg
-        .predict_conditional_expected_spend(&freq, &mon)?
-        .into_iter()
-        .map(|s| if s.is_finite() && s >= 0.0 { s } else { 0.0 })
-        .collect();
-    let clv = ClvParams {
-        horizon_months: opts.clv_months,
-        monthly_discount_rate: opts.monthly_discount_rate,
-        units_per_month: 30.0,
-    }
-    .customer_lifetime_value(&bg, &data, &exp_spend)?;
-    let rfm = RfmParams::default().score(&recency, &orders, &spend)?;
-
+        )),
+        e => e,
+    })?;
+    let ValueScores {
+        ref bg,
+        ref gg,
+        ref slot,
+        ref rfm,
+        ref p_alive,
+        ref e30,
+        ref e90,
+        ref e365,
+        ref next,
+        ref exp_spend,
+        ref clv,
+        ref interval,
+        ref groups,
+        ..
+    } = scores;
     let n = ids.len();
-    let mut slot = vec![None; n];
-    for (k, &i) in buyers.iter().enumerate() {
-        slot[i] = Some(k);
-    }
     let run_id = format!(
         "value-{as_of}-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")
@@ -194,19 +419,6 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
         NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| EngineError::Data("calendar".into()))?;
     let day_num = |d: NaiveDate| (d - epoch).num_days() as i32;
     let opt = |v: &[f64], i: usize| slot[i].map(|k| v[k]);
-    let mut groups: BTreeMap<String, GroupSummary> = BTreeMap::new();
-    for i in 0..n {
-        let g = groups
-            .entry(rfm[i].group.label().to_string())
-            .or_insert(GroupSummary {
-                customers: 0,
-                spend: 0.0,
-                clv: 0.0,
-            });
-        g.customers += 1;
-        g.spend += if spend[i].is_finite() { spend[i] } else { 0.0 };
-        g.clv += opt(&clv, i).unwrap_or(0.0);
-    }
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![run_id.as_str(); n])),
         Arc::new(Date32Array::from(vec![day_num(as_of); n])),
@@ -267,8 +479,22 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
         Arc::new(Float64Array::from(
             (0..n).map(|i| opt(&clv, i)).collect::<Vec<_>>(),
         )),
-        Arc::new(Float64Array::from(vec![None::<f64>; n])),
-        Arc::new(Float64Array::from(vec![None::<f64>; n])),
+        Arc::new(Float64Array::from(
+            (0..n)
+                .map(|i| {
+                    let k = slot[i]?;
+                    interval.as_ref().map(|b| b.intervals[k].lower)
+                })
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Float64Array::from(
+            (0..n)
+                .map(|i| {
+                    let k = slot[i]?;
+                    interval.as_ref().map(|b| b.intervals[k].upper)
+                })
+                .collect::<Vec<_>>(),
+        )),
         Arc::new(TimestampMicrosecondArray::from(vec![
             chrono::Utc::now()
                 .naive_utc()
@@ -341,7 +567,12 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
         gamma_gamma_excluded: gg.n_excluded_nonpositive_spend() as u64,
         expected_purchases_90d: e90.iter().sum(),
         clv_total: clv.iter().sum(),
-        groups,
+        clv_total_interval: interval.as_ref().map(|b| b.total),
+        interval_resamples: interval
+            .as_ref()
+            .map(|b| (b.n_succeeded, b.n_failed))
+            .unwrap_or((0, 0)),
+        groups: groups.clone(),
     })
 }
 

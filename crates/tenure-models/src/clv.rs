@@ -96,18 +96,18 @@ impl ClvParams {
         data: &BtydData,
     ) -> Result<Vec<f64>> {
         self.validate()?;
-        let mut failure = None;
+        let failure = std::sync::OnceLock::new();
         let out =
             data.map_unique(
                 |x, tx, age| match self.discounted_purchases(model, x, tx, age) {
                     Ok(v) => v,
                     Err(e) => {
-                        failure.get_or_insert(e);
+                        let _ = failure.set(e);
                         0.0
                     }
                 },
             );
-        match failure {
+        match failure.into_inner() {
             Some(e) => Err(e),
             None => Ok(out),
         }

@@ -8,7 +8,7 @@ use crate::fit::{check_customer, check_time};
 ///
 /// Times are in the unit of the data the model was fitted on; `age` is the customer's *T*. Every
 /// method validates its arguments and reports the first invalid one as an error.
-pub trait PurchaseModel {
+pub trait PurchaseModel: Sync {
     /// Short model name for messages ("bg/nbd", "pareto/nbd").
     fn model_name(&self) -> &'static str;
 

@@ -109,11 +109,13 @@
 //! through buffers reused across rows.
 
 mod error;
+mod histories;
 mod out;
 mod params;
 mod sim;
 mod text;
 
 pub use error::{Error, Result};
+pub use histories::{purchase_histories, HistoryParams, PurchaseHistories};
 pub use params::{SimParams, SimSummary};
 pub use sim::generate;
