@@ -437,9 +437,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "  BG/NBD (days): r {r:.4}, alpha {alpha:.3}, a {a:.4}, b {b:.4}; log-likelihood {:.2}; converged {}",
                     s.bg_nbd_diagnostics.log_likelihood, s.bg_nbd_diagnostics.converged
                 );
-                let [p, q, g] = s.gamma_gamma;
-                println!("  Gamma-Gamma: p {p:.3}, q {q:.3}, gamma {g:.3} ({} repeat buyers left out for non-positive spend)", s.gamma_gamma_excluded);
-                for w in &s.bg_nbd_diagnostics.warnings {
+                if let Some([p, q, g]) = s.gamma_gamma {
+                    println!("  Gamma-Gamma: p {p:.3}, q {q:.3}, gamma {g:.3} ({} repeat buyers left out for non-positive spend)", s.gamma_gamma_excluded);
+                }
+                for w in s.bg_nbd_diagnostics.warnings.iter().chain(&s.warnings) {
                     println!("  warning: {w}");
                 }
                 let interval = s
@@ -532,9 +533,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "  BG/NBD fitted r {:.4} α {:.3} a {:.4} b {:.4} (generated with {:?})",
                     r.bg_nbd[0], r.bg_nbd[1], r.bg_nbd[2], r.bg_nbd[3], r.bg_nbd_true
                 );
+                let [p, q, g] = r.gamma_gamma.unwrap_or([f64::NAN; 3]);
                 println!(
-                    "  Gamma-Gamma fitted p {:.3} q {:.3} γ {:.3} (generated with {:?}); total CLV {:.0}",
-                    r.gamma_gamma[0], r.gamma_gamma[1], r.gamma_gamma[2], r.gamma_gamma_true, r.clv_total
+                    "  Gamma-Gamma fitted p {p:.3} q {q:.3} γ {g:.3} (generated with {:?}); total CLV {:.0}",
+                    r.gamma_gamma_true, r.clv_total
                 );
             }
         }

@@ -26,7 +26,7 @@ pub struct ValueBenchReport {
     /// The generating BG/NBD values.
     pub bg_nbd_true: [f64; 4],
     /// Gamma-Gamma (p, q, γ) fitted.
-    pub gamma_gamma: [f64; 3],
+    pub gamma_gamma: Option<[f64; 3]>,
     /// The generating Gamma-Gamma values.
     pub gamma_gamma_true: [f64; 3],
     /// Total CLV.
@@ -63,7 +63,7 @@ pub fn bench_value(params: &HistoryParams, opts: &ValueOptions) -> Result<ValueB
         unique_rows: s.bg.diagnostics().n_unique_rows,
         bg_nbd: [s.bg.r(), s.bg.alpha(), s.bg.a(), s.bg.b()],
         bg_nbd_true: [params.r, params.alpha, params.a, params.b],
-        gamma_gamma: [s.gg.p(), s.gg.q(), s.gg.gamma()],
+        gamma_gamma: s.gg.as_ref().map(|gg| [gg.p(), gg.q(), gg.gamma()]),
         gamma_gamma_true: [params.p_spend, params.q_spend, params.gamma_spend],
         clv_total: s.clv.iter().sum(),
         interval_resamples: s

@@ -78,8 +78,8 @@ pub struct ValueSummary {
     pub bg_nbd: [f64; 4],
     /// BG/NBD fit diagnostics.
     pub bg_nbd_diagnostics: FitDiagnostics,
-    /// Gamma-Gamma parameters (p, q, gamma).
-    pub gamma_gamma: [f64; 3],
+    /// Gamma-Gamma parameters (p, q, gamma); `None` when the spend model could not be fitted.
+    pub gamma_gamma: Option<[f64; 3]>,
     /// Repeat buyers left out of Gamma-Gamma for a zero or negative mean spend.
     pub gamma_gamma_excluded: u64,
     /// Expected purchases of all customers in the next 90 days.
@@ -90,6 +90,10 @@ pub struct ValueSummary {
     pub clv_total_interval: Option<Interval>,
     /// Bootstrap resamples whose refit succeeded / failed.
     pub interval_resamples: (usize, usize),
+    /// Seconds per phase of fit + score.
+    pub phases: Vec<(&'static str, f64)>,
+    /// Problems that left some outputs empty.
+    pub warnings: Vec<String>,
     /// Size and value per RFM group.
     pub groups: BTreeMap<String, GroupSummary>,
 }
@@ -159,7 +163,7 @@ pub struct ValueScores {
     /// Fitted BG/NBD (days).
     pub bg: BgNbdFitted,
     /// Fitted Gamma-Gamma.
-    pub gg: GammaGammaFitted,
+    pub gg: Option<GammaGammaFitted>,
     /// Customer index → buyer index.
     pub slot: Vec<Option<usize>>,
     /// RFM score of every customer.
@@ -184,6 +188,8 @@ pub struct ValueScores {
     pub groups: BTreeMap<String, GroupSummary>,
     /// Seconds spent per phase, in order (for benchmarks).
     pub phases: Vec<(&'static str, f64)>,
+    /// Problems that left some outputs empty, in plain words.
+    pub warnings: Vec<String>,
 }
 
 /// Fit BG/NBD and Gamma-Gamma on the buyers and score every customer: the pure core of
@@ -240,7 +246,17 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
             }
         })
         .collect();
-    let gg = GammaGammaParams::default().fit(freq, &mon)?;
+    let mut warnings = Vec::new();
+    // Spend is optional: without positive repeat spends the purchase scores still stand.
+    let gg = match GammaGammaParams::default().fit(freq, &mon) {
+        Ok(gg) => Some(gg),
+        Err(e) => {
+            warnings.push(format!(
+                "spend model not fitted ({e}); expected spend and CLV are left empty"
+            ));
+            None
+        }
+    };
     phases.push(("fit gamma-gamma", clock.elapsed().as_secs_f64()));
     clock = std::time::Instant::now();
     let p_alive = bg.predict_probability_alive(&data);
@@ -257,17 +273,24 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
     let next = bg.predict_time_to_next_purchase(&data, 730.0)?;
     phases.push(("next order", clock.elapsed().as_secs_f64()));
     clock = std::time::Instant::now();
-    let exp_spend: Vec<f64> = gg
-        .predict_conditional_expected_spend(freq, &mon)?
-        .into_iter()
-        .map(|s| if s.is_finite() && s >= 0.0 { s } else { 0.0 })
-        .collect();
+    let exp_spend: Vec<f64> = match &gg {
+        Some(gg) => gg
+            .predict_conditional_expected_spend(freq, &mon)?
+            .into_iter()
+            .map(|s| if s.is_finite() && s >= 0.0 { s } else { 0.0 })
+            .collect(),
+        None => vec![f64::NAN; data.len()],
+    };
     let clv_params = ClvParams {
         horizon_months: opts.clv_months,
         monthly_discount_rate: opts.monthly_discount_rate,
         units_per_month: 30.0,
     };
-    let clv = clv_params.customer_lifetime_value(&bg, &data, &exp_spend)?;
+    let clv = if gg.is_some() {
+        clv_params.customer_lifetime_value(&bg, &data, &exp_spend)?
+    } else {
+        vec![f64::NAN; data.len()]
+    };
     phases.push(("spend + clv", clock.elapsed().as_secs_f64()));
     clock = std::time::Instant::now();
     let resamples =
@@ -277,8 +300,8 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
             } else {
                 0
             });
-    let interval = if resamples > 0 {
-        Some(clv_params.bootstrap(
+    let interval = if resamples > 0 && gg.is_some() {
+        match clv_params.bootstrap(
             &BgNbdParams::default(),
             &GammaGammaParams::default(),
             &data,
@@ -290,7 +313,13 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
                 confidence: opts.interval_confidence,
                 seed: 0,
             },
-        )?)
+        ) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warnings.push(format!("CLV interval not computed: {e}"));
+                None
+            }
+        }
     } else {
         None
     };
@@ -334,6 +363,7 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
     phases.push(("groups", clock.elapsed().as_secs_f64()));
     Ok(ValueScores {
         phases,
+        warnings,
         bg,
         gg,
         slot,
@@ -408,7 +438,8 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
         ref clv,
         ref interval,
         ref groups,
-        ..
+        ref phases,
+        ref warnings,
     } = scores;
     let n = ids.len();
     let run_id = format!(
@@ -418,7 +449,8 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
     let epoch =
         NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| EngineError::Data("calendar".into()))?;
     let day_num = |d: NaiveDate| (d - epoch).num_days() as i32;
-    let opt = |v: &[f64], i: usize| slot[i].map(|k| v[k]);
+    // Non-finite model outputs are written as NULL, never as NaN.
+    let opt = |v: &[f64], i: usize| slot[i].map(|k| v[k]).filter(|v| v.is_finite());
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![run_id.as_str(); n])),
         Arc::new(Date32Array::from(vec![day_num(as_of); n])),
@@ -563,15 +595,19 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
         customers: n as u64,
         bg_nbd: [bg.r(), bg.alpha(), bg.a(), bg.b()],
         bg_nbd_diagnostics: bg.diagnostics().clone(),
-        gamma_gamma: [gg.p(), gg.q(), gg.gamma()],
-        gamma_gamma_excluded: gg.n_excluded_nonpositive_spend() as u64,
-        expected_purchases_90d: e90.iter().sum(),
-        clv_total: clv.iter().sum(),
+        gamma_gamma: gg.as_ref().map(|gg| [gg.p(), gg.q(), gg.gamma()]),
+        gamma_gamma_excluded: gg
+            .as_ref()
+            .map_or(0, |gg| gg.n_excluded_nonpositive_spend() as u64),
+        expected_purchases_90d: e90.iter().filter(|v| v.is_finite()).sum(),
+        clv_total: clv.iter().filter(|v| v.is_finite()).sum(),
+        warnings: warnings.clone(),
         clv_total_interval: interval.as_ref().map(|b| b.total),
         interval_resamples: interval
             .as_ref()
             .map(|b| (b.n_succeeded, b.n_failed))
             .unwrap_or((0, 0)),
+        phases: phases.clone(),
         groups: groups.clone(),
     })
 }

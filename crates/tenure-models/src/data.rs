@@ -170,7 +170,7 @@ impl BtydData {
 }
 
 /// Rows below which one thread does the work: thread start-up costs more than it saves.
-const PARALLEL_MIN_ROWS: usize = 20_000;
+const PARALLEL_MIN_ROWS: usize = 4_096;
 
 /// `(0..n).map(f).collect()`, split into contiguous chunks over the machine's cores. The kernels
 /// are pure functions of their row, so the result is identical to the sequential one.

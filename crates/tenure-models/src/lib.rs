@@ -37,6 +37,7 @@ mod pareto_nbd;
 mod purchase;
 mod rfm;
 mod special;
+mod summary;
 
 pub use bg_nbd::{BgNbdFitted, BgNbdParams};
 pub use bootstrap::{BootstrapParams, BootstrapResult, Interval};
@@ -52,3 +53,4 @@ pub use holdout::{
 pub use pareto_nbd::{ParetoNbdFitted, ParetoNbdParams};
 pub use purchase::PurchaseModel;
 pub use rfm::{RfmGroup, RfmParams, RfmScore, ValueTier};
+pub use summary::{summarize_transactions, TransactionSummary};

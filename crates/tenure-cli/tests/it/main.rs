@@ -1,5 +1,7 @@
 //! End-to-end tests of the `tenure` binary: real files, real process, real exit codes.
 
+mod value;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
