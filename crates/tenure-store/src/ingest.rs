@@ -14,28 +14,29 @@
 //! identical rows of the file: re-ingesting a file changes nothing, and two identical purchases in one
 //! file stay two.
 
+mod batch;
+#[cfg(test)]
+mod routing_tests;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder, UInt64Builder,
-};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::array::ArrayRef;
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use crate::error::{io_err, DbContext, Result, StoreError};
-use crate::parse::{parse_amount, parse_bool, parse_int, parse_timestamp, TimeZone};
-use crate::schema::{ColType, TableSpec, TABLES};
+use crate::parse::TimeZone;
+use crate::schema::{TableSpec, TABLES};
 use crate::source::{
     header_names, jsonl_columns, numbered_names, open_text, record_from_values, sniff_delimiter,
-    sniff_header, DelimitedReader, Delimiter, JsonlReader, RawRecord, MAX_FIELD_BYTES,
+    sniff_header, DelimitedReader, Delimiter, JsonlReader, RawRecord,
 };
 use crate::store::{input_table, Store};
+use batch::{has_flags, stored_keys, Batcher, Checked, Dest, Pre, Shape};
 
 /// Input file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -419,6 +420,12 @@ impl Store {
     }
 
     /// Ingest one file into a table. `progress` is called with the number of records read so far.
+    ///
+    /// One transaction per run: rows whose key is new to the file and to the store are appended to
+    /// the target table as they are validated; rows whose key repeats in the file or is already stored
+    /// (with other content) go to a staging table and are classified exactly in SQL; rows identical
+    /// to a stored row are counted as duplicates and dropped. A run that fails or is killed leaves the
+    /// store as it was.
     pub fn ingest(
         &self,
         path: &Path,
@@ -465,7 +472,7 @@ impl Store {
         let rejects_final = rejects_dir.join(format!("{run_id}-{}.csv", spec.name));
         let rejects_partial = rejects_dir.join(format!("{run_id}-{}.csv.partial", spec.name));
 
-        // Stage: a temp table fed with Arrow batches.
+        // The staging table: rows whose key repeats in the file or is already stored.
         let stage_cols: Vec<String> = spec
             .columns
             .iter()
@@ -482,35 +489,164 @@ impl Store {
             .collect();
         self.conn
             .execute_batch(&format!(
-                "DROP TABLE IF EXISTS _stage; CREATE TEMP TABLE _stage ({});",
+                "DROP TABLE IF EXISTS _classified; DROP TABLE IF EXISTS _stage; DROP TABLE IF EXISTS _again; CREATE TEMP TABLE _stage ({}); CREATE TEMP TABLE _again (_line BIGINT);",
                 stage_cols.join(", ")
             ))
             .db("create the staging table")?;
 
-        let not_after = opts
+        // Keys already stored, so that rows can be routed as they are read.
+        let mark = Instant::now();
+        let mut router = Router::default();
+        if self.table_has_rows(spec.name)? {
+            router.load_stored(self, spec)?;
+        }
+        let mut phases = vec![("stored keys".to_string(), mark.elapsed().as_secs_f64())];
+
+        self.conn
+            .execute_batch("BEGIN TRANSACTION")
+            .db("begin the ingest transaction")?;
+        let ctx = RunCtx {
+            path,
+            format,
+            opts,
+            spec,
+            src_idx: &src_idx,
+            tz,
+            run_id,
+        };
+        let outcome = self.ingest_in_transaction(
+            &ctx,
+            opened,
+            router,
+            rejects_partial.clone(),
+            progress,
+            &mut phases,
+        );
+        let mut report = match outcome {
+            Ok(parts) => parts,
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = self.conn.execute_batch(DROP_TEMP);
+                return Err(e);
+            }
+        };
+        report.mapping = mapping;
+        report.ignored_columns = ignored_columns;
+        let mark = Instant::now();
+        self.apply(spec, run_id, started_at, &mut report, &rejects_final)?;
+        phases.push(("apply and commit".into(), mark.elapsed().as_secs_f64()));
+        if report.rejects_file.is_some() {
+            std::fs::rename(&rejects_partial, &rejects_final)
+                .map_err(io_err("rename", &rejects_partial))?;
+        }
+        self.conn
+            .execute_batch(DROP_TEMP)
+            .db("drop staging tables")?;
+        report.phases = phases;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    fn table_has_rows(&self, table: &str) -> Result<bool> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)"),
+                [],
+                |r| r.get(0),
+            )
+            .db(format!("check whether {table} is empty"))?;
+        Ok(n > 0)
+    }
+
+    /// Everything of a run between `BEGIN` and the apply step: read, validate, append new rows, stage
+    /// the others, classify them, and write the rejects file.
+    fn ingest_in_transaction(
+        &self,
+        ctx: &RunCtx<'_>,
+        opened: Opened,
+        router: Router,
+        rejects_partial: PathBuf,
+        progress: &mut dyn FnMut(u64),
+        phases: &mut Vec<(String, f64)>,
+    ) -> Result<IngestReport> {
+        let spec = ctx.spec;
+        let mark = Instant::now();
+        let not_after = ctx
+            .opts
             .not_after
-            .unwrap_or_else(|| tz.now() + chrono::Duration::days(1));
-        let is_delimited = format == Format::Csv;
+            .unwrap_or_else(|| ctx.tz.now() + chrono::Duration::days(1));
+        let is_delimited = ctx.format == Format::Csv;
         let ncols = opened.columns.len();
-        let mut rejects = Rejects::new(rejects_partial.clone());
-        // Two threads: a worker reads, splits and validates records into Arrow batches; this thread
-        // appends them to DuckDB and writes the rejects file. Most of the per-row work overlaps.
+        let mut rejects = Rejects::new(rejects_partial);
         let date_format = self.config.project.date_format.clone();
-        let batcher = Batcher::new(spec, src_idx.clone(), tz, date_format, not_after);
+        let make_batcher = || {
+            Batcher::new(
+                spec,
+                ctx.src_idx.to_vec(),
+                ctx.tz,
+                date_format.clone(),
+                not_after,
+                ctx.run_id,
+            )
+        };
+        // Two threads: a worker reads, splits, validates and routes records into Arrow batches; this
+        // thread appends them to DuckDB and writes the rejects file.
+        let batcher = make_batcher();
+        // Rows are appended by position: the table must have exactly the columns the batches carry.
+        let mut want: Vec<String> = spec.columns.iter().map(|c| c.name.to_string()).collect();
+        want.extend(["_run_id", "_line", "_hash"].map(String::from));
+        if has_flags(spec) {
+            want.extend(["is_return", "is_zero"].map(String::from));
+        }
+        let have: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal AND schema_name = 'main' ORDER BY column_index")
+                .db("read the target table's columns")?;
+            let rows = stmt
+                .query_map([spec.name], |r| r.get::<_, String>(0))
+                .db("read the target table's columns")?;
+            rows.collect::<std::result::Result<_, _>>()
+                .db("read the target table's columns")?
+        };
+        if have != want {
+            return Err(StoreError::Invalid(format!(
+                "table {} has columns ({}) where ingest expects ({}); run `tenure init` to migrate the store",
+                spec.name,
+                have.join(", "),
+                want.join(", ")
+            )));
+        }
+        // DuckDB runs the appends on this thread alone: with more threads it hands the compression of
+        // each row group to a pool thread and polls for it, which on a small machine takes CPU from
+        // the worker. The setting is restored right after the appends (queries use every core).
+        let threads: i64 = self
+            .conn
+            .query_row("SELECT current_setting('threads')", [], |r| r.get(0))
+            .db("read the thread setting")?;
+        self.conn
+            .execute_batch("SET threads = 1")
+            .db("set one thread for the appends")?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Staged>(4);
-        let (read, opened) = std::thread::scope(|scope| -> Result<(u64, Opened)> {
-            let worker =
-                scope.spawn(move || read_and_validate(opened, batcher, is_delimited, ncols, tx));
-            let mut appender = self
+        let appended = std::thread::scope(|scope| -> Result<(u64, Opened, Router)> {
+            let worker = scope
+                .spawn(move || read_and_validate(opened, batcher, router, is_delimited, ncols, tx));
+            let mut target = self
+                .conn
+                .appender(spec.name)
+                .db(format!("open an appender on {}", spec.name))?;
+            let mut stage = self
                 .conn
                 .appender("_stage")
                 .db("open the staging appender")?;
             let mut failure = None;
             for msg in rx.iter() {
                 let step = match msg {
-                    Staged::Batch(b) => {
-                        appender.append_record_batch(b).db("append a staging batch")
-                    }
+                    Staged::Direct(b) => target
+                        .append_record_batch(b)
+                        .db(format!("append rows to {}", spec.name)),
+                    Staged::Stage(b) => stage.append_record_batch(b).db("append a staging batch"),
                     Staged::Reject { rec, field, reason } => rejects.write(&rec, field, &reason),
                     Staged::Progress(n) => {
                         progress(n);
@@ -532,27 +668,97 @@ impl Store {
             if let Some(e) = failure {
                 return Err(e);
             }
-            appender.flush().db("flush the staging appender")?;
+            target
+                .flush()
+                .db(format!("flush the appender on {}", spec.name))?;
+            stage.flush().db("flush the staging appender")?;
             outcome
-        })?;
+        });
+        let restored = self
+            .conn
+            .execute_batch(&format!("SET threads = {}", threads.max(1)))
+            .db("restore the thread setting");
+        let (read, opened, mut router) = appended?;
+        restored?;
         progress(read);
         let blank_lines = opened.blank_lines();
         let delimiter_used = opened.delimiter.map(|d| d.describe());
         let header_used = opened.header;
         drop(opened);
+        phases.push((
+            "read, validate, append".to_string(),
+            mark.elapsed().as_secs_f64(),
+        ));
 
-        // Classify against the file itself and against what is stored.
-        let mut phases = vec![(
-            "read, validate, stage".to_string(),
-            started.elapsed().as_secs_f64(),
-        )];
+        // Rows dropped as duplicates of stored rows whose key then repeated in the file: read them
+        // again into the staging table, so that every key classified in SQL has all its rows.
         let mark = Instant::now();
-        let (counts, classified_is_view) = self.classify(spec, &src_idx, opts.on_conflict)?;
+        if !router.recover.is_empty() {
+            let mut again = self.open_input(ctx.path, ctx.format, ctx.opts)?;
+            let mut batcher = make_batcher();
+            let mut stage = self
+                .conn
+                .appender("_stage")
+                .db("open the staging appender")?;
+            let mut rec = RawRecord::default();
+            while again.next(&mut rec)? {
+                if rec.error.is_some() || (is_delimited && rec.len() != ncols) {
+                    continue;
+                }
+                batcher.clear_pending();
+                if let Ok(c) = batcher.check(&rec) {
+                    if router.recover.remove(&c.key) {
+                        batcher.emit(0, &rec, c, Dest::Stage);
+                        router.duplicate -= 1;
+                        router.staged += 1;
+                    }
+                }
+                if let Some(b) = batcher.take_if_full(Shape::Stage)? {
+                    stage.append_record_batch(b).db("append a staging batch")?;
+                }
+            }
+            if let Some(b) = batcher.take(Shape::Stage)? {
+                stage.append_record_batch(b).db("append a staging batch")?;
+            }
+            stage.flush().db("flush the staging appender")?;
+        }
+
+        // Classify the staged rows exactly, against the file and against what is stored.
+        let mut counts = HashMap::from([
+            ("accepted".to_string(), router.direct),
+            ("duplicate".to_string(), router.duplicate),
+        ]);
+        let mut conflict_lines = HashMap::new();
+        let again = router.repeated_direct_lines();
+        if !again.is_empty() {
+            let lines = arrow::array::Int64Array::from_iter_values(again.iter().map(|l| *l as i64));
+            let batch = RecordBatch::try_from_iter([("_line", Arc::new(lines) as ArrayRef)])
+                .map_err(|source| StoreError::Arrow {
+                    op: "list repeated keys",
+                    source,
+                })?;
+            let mut app = self
+                .conn
+                .appender("_again")
+                .db("open the repeated-keys appender")?;
+            app.append_record_batch(batch).db("list repeated keys")?;
+            app.flush().db("list repeated keys")?;
+        }
+        if router.staged > 0 || !again.is_empty() {
+            let (classified, direct_classified) =
+                self.classify(spec, ctx.run_id, ctx.opts.on_conflict)?;
+            for (class, n) in classified {
+                *counts.entry(class).or_insert(0) += n;
+            }
+            if let Some(a) = counts.get_mut("accepted") {
+                *a -= direct_classified;
+            }
+            conflict_lines = self.conflict_lines(ctx.opts.on_conflict)?;
+        }
         phases.push(("classify".into(), mark.elapsed().as_secs_f64()));
         let mark = Instant::now();
-        let conflict_lines = self.conflict_lines(opts.on_conflict)?;
         if !conflict_lines.is_empty() {
-            let mut again = self.open_input(path, format, opts)?;
+            let mut again = self.open_input(ctx.path, ctx.format, ctx.opts)?;
             let mut rec = RawRecord::default();
             while again.next(&mut rec)? {
                 if let Some(reason) = conflict_lines.get(&rec.line) {
@@ -563,12 +769,11 @@ impl Store {
         phases.push(("conflict rejects".into(), mark.elapsed().as_secs_f64()));
         let rejected = rejects.rejected_validation;
         let rejects_written = rejects.finish()?;
-
-        let mut report = IngestReport {
-            run_id,
-            source: path.display().to_string(),
+        Ok(IngestReport {
+            run_id: ctx.run_id,
+            source: ctx.path.display().to_string(),
             table: spec.name.into(),
-            format,
+            format: ctx.format,
             delimiter: delimiter_used,
             header: header_used,
             read,
@@ -580,159 +785,69 @@ impl Store {
             zero_amount: 0,
             unknown_parent: 0,
             blank_lines,
-            on_conflict: opts.on_conflict,
-            rejects_file: rejects_written.then(|| rejects_final.clone()),
-            mapping,
-            ignored_columns,
+            on_conflict: ctx.opts.on_conflict,
+            rejects_file: rejects_written.then_some(PathBuf::new()),
+            mapping: Vec::new(),
+            ignored_columns: Vec::new(),
             warnings: Vec::new(),
             seconds: 0.0,
-            phases,
-        };
-        let mark = Instant::now();
-        self.apply(spec, run_id, started_at, &mut report)?;
-        report
-            .phases
-            .push(("apply and commit".into(), mark.elapsed().as_secs_f64()));
-        if rejects_written {
-            std::fs::rename(&rejects_partial, &rejects_final)
-                .map_err(io_err("rename", &rejects_partial))?;
-        }
-        self.conn
-            .execute_batch(if classified_is_view {
-                "DROP VIEW IF EXISTS _classified; DROP TABLE IF EXISTS _stage;"
-            } else {
-                "DROP TABLE IF EXISTS _classified; DROP TABLE IF EXISTS _stage;"
-            })
-            .db("drop staging tables")?;
-        report.seconds = started.elapsed().as_secs_f64();
-        Ok(report)
+            phases: Vec::new(),
+        })
     }
 
-    /// Build `_classified`: each staged row with its final key, its class and whether it is applied.
-    /// Returns the counts per class and whether `_classified` is a view over `_stage` (first loads).
+    /// Build `_classified` from the staged rows and the directly appended rows whose key repeats: each with its
+    /// class and whether it is applied. Returns the counts per class and how many of the classified
+    /// rows were appended directly (they were counted as accepted while reading).
     fn classify(
         &self,
         spec: &TableSpec,
-        src_idx: &[Option<usize>],
+        run_id: i64,
         policy: OnConflict,
-    ) -> Result<(HashMap<String, u64>, bool)> {
-        let mapped = |name: &str| {
-            spec.columns
+    ) -> Result<(HashMap<String, u64>, u64)> {
+        let t = spec.name;
+        let keys = |alias: &str| -> String {
+            spec.key
                 .iter()
-                .position(|c| c.name == name)
-                .is_some_and(|i| src_idx[i].is_some())
+                .map(|k| format!("{alias}\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        let mut replace = Vec::new();
-        for k in spec.key {
-            if mapped(k) {
-                continue;
-            }
-            let expr = if spec.key.len() == 1 {
-                format!(
-                    "coalesce(\"{k}\", 'h' || lpad(lower(hex(_hash)), 16, '0') || '-' || CAST(row_number() OVER (PARTITION BY _hash ORDER BY _line) AS VARCHAR))"
-                )
-            } else {
-                let others: Vec<String> = spec
-                    .key
-                    .iter()
-                    .filter(|o| *o != k)
-                    .map(|o| format!("\"{o}\""))
-                    .collect();
-                format!(
-                    "coalesce(\"{k}\", row_number() OVER (PARTITION BY {} ORDER BY _line))",
-                    others.join(", ")
-                )
-            };
-            replace.push(format!("{expr} AS \"{k}\""));
-        }
-        let keyed = if replace.is_empty() {
-            "SELECT * FROM _stage".to_string()
-        } else {
-            format!("SELECT * REPLACE ({}) FROM _stage", replace.join(", "))
+        let matches = |a: &str, b: &str| -> String {
+            spec.key
+                .iter()
+                .map(|k| format!("{a}.\"{k}\" = {b}.\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(" AND ")
         };
-        let part: String = spec
-            .key
-            .iter()
-            .map(|k| format!("\"{k}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let on: String = spec
-            .key
-            .iter()
-            .map(|k| format!("r.\"{k}\" = e.\"{k}\""))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let on_d: String = spec
-            .key
-            .iter()
-            .map(|k| format!("k.\"{k}\" = d.\"{k}\""))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let part = keys("");
         // The winner of a key within the file: its first row (reject) or its last row (replace).
         let (winner_line, winner_hash) = match policy {
             OnConflict::Reject => ("_first_line", "_first_hash"),
             OnConflict::Replace => ("_last_line", "_last_hash"),
         };
-        // Only keys that repeat within the file need the per-key aggregate, and only a non-empty
-        // table needs the join with what is stored: both are rare on big loads, so the common row
-        // costs one hash-aggregate probe and nothing else.
-        let stored_rows: i64 = self
-            .conn
-            .query_row(
-                &format!("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1)", spec.name),
-                [],
-                |r| r.get(0),
-            )
-            .db("check whether the table is empty")?;
-        if stored_rows == 0 && replace.is_empty() {
-            let repeated: i64 = self
-                .conn
-                .query_row(
-                    &format!("SELECT count(*) FROM (SELECT 1 FROM _stage GROUP BY {part} HAVING count(*) > 1 LIMIT 1)"),
-                    [],
-                    |r| r.get(0),
-                )
-                .db("look for repeated keys")?;
-            if repeated == 0 {
-                // First load of unique keys into an empty table: every row is accepted, so the staged
-                // rows are used as they are, without copying them into a classified table.
-                self.conn
-                    .execute_batch(
-                        "CREATE TEMP VIEW _classified AS SELECT *, _line AS _first_line, _line AS _last_line,
-                           _hash AS _winner_hash, true AS _winner, NULL::UBIGINT AS _stored_hash,
-                           'accepted' AS _class, true AS _apply FROM _stage;",
-                    )
-                    .db("stage a first load")?;
-                let n: i64 = self
-                    .conn
-                    .query_row("SELECT count(*) FROM _stage", [], |r| r.get(0))
-                    .db("count staged rows")?;
-                return Ok((HashMap::from([("accepted".to_string(), n as u64)]), true));
-            }
-        }
-        let stored_join = if stored_rows > 0 {
-            format!(
-                "LEFT JOIN (SELECT {part}, _hash FROM {}) e ON {on}",
-                spec.name
-            )
-        } else {
-            "LEFT JOIN (SELECT NULL::UBIGINT AS _hash) e ON false".to_string()
-        };
         let sql = format!(
-            "DROP TABLE IF EXISTS _classified;
-             CREATE TEMP TABLE _classified AS
-             WITH k AS ({keyed}),
+            "CREATE TEMP TABLE _classified AS
+             WITH s AS (
+                SELECT {part}, _line, _hash, false AS _direct FROM _stage
+                UNION ALL
+                SELECT {tk}, t._line, t._hash, true AS _direct FROM {t} t
+                WHERE t._run_id = {run_id} AND t._line IN (SELECT _line FROM _again)
+             ),
              d AS (
                 SELECT {part}, count(*) AS _n,
                   min(_line) AS _first_line, max(_line) AS _last_line,
                   arg_min(_hash, _line) AS _first_hash, arg_max(_hash, _line) AS _last_hash
-                FROM k GROUP BY {part} HAVING count(*) > 1
+                FROM s GROUP BY {part} HAVING count(*) > 1
              ),
              r AS (
-                SELECT k.*, coalesce(d._first_line, k._line) AS _first_line, coalesce(d._last_line, k._line) AS _last_line,
-                       coalesce(d.{winner_hash}, k._hash) AS _winner_hash,
-                       d._n IS NULL OR k._line = d.{winner_line} AS _winner
-                FROM k LEFT JOIN d ON {on_d}
+                SELECT s.*, coalesce(d._first_line, s._line) AS _first_line, coalesce(d._last_line, s._line) AS _last_line,
+                       coalesce(d.{winner_hash}, s._hash) AS _winner_hash,
+                       d._n IS NULL OR s._line = d.{winner_line} AS _winner
+                FROM s LEFT JOIN d ON {s_d}
+             ),
+             e AS (
+                SELECT {tk}, t._hash FROM {t} t
+                WHERE t._run_id IS DISTINCT FROM {run_id} AND EXISTS (SELECT 1 FROM _stage x WHERE {x_t})
              )
              SELECT r.*, e._hash AS _stored_hash,
                CASE WHEN NOT _winner THEN (CASE WHEN r._hash = _winner_hash THEN 'duplicate' ELSE 'conflicting' END)
@@ -743,12 +858,16 @@ impl Store {
                     WHEN e._hash IS NULL THEN true
                     WHEN e._hash = r._hash THEN false
                     ELSE {replace_applies} END AS _apply
-             FROM r {stored_join};",
+             FROM r LEFT JOIN e ON {r_e};",
+            tk = keys("t."),
+            x_t = matches("x", "t"),
+            s_d = matches("s", "d"),
+            r_e = matches("r", "e"),
             replace_applies = if policy == OnConflict::Replace { "true" } else { "false" },
         );
         self.conn
             .execute_batch(&sql)
-            .db(format!("classify rows for {}", spec.name))?;
+            .db(format!("classify rows for {t}"))?;
         let mut counts = HashMap::new();
         let mut stmt = self
             .conn
@@ -761,7 +880,13 @@ impl Store {
             let (class, n) = row.db("count classes")?;
             counts.insert(class, n as u64);
         }
-        Ok((counts, false))
+        let direct: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM _classified WHERE _direct", [], |r| {
+                r.get(0)
+            })
+            .db("count classified direct rows")?;
+        Ok((counts, direct as u64))
     }
 
     /// Lines of conflicting rows that are not applied, with the reason written to the rejects file.
@@ -795,62 +920,94 @@ impl Store {
         Ok(out)
     }
 
-    /// Apply the classified rows and record the run, in one transaction.
+    /// Apply the classified staged rows, record the run and commit (inside the run's transaction,
+    /// which already holds the rows appended directly). Rolls back on failure.
     fn apply(
         &self,
         spec: &TableSpec,
         run_id: i64,
         report_started: NaiveDateTime,
         report: &mut IngestReport,
+        rejects_final: &Path,
     ) -> Result<()> {
+        let outcome =
+            self.apply_in_transaction(spec, run_id, report_started, report, rejects_final);
+        if let Err(e) = outcome {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.conn.execute_batch(DROP_TEMP);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn apply_in_transaction(
+        &self,
+        spec: &TableSpec,
+        run_id: i64,
+        report_started: NaiveDateTime,
+        report: &mut IngestReport,
+        rejects_final: &Path,
+    ) -> Result<()> {
+        let t = spec.name;
+        let store_err = |e| StoreError::Db {
+            op: format!("store the rows of run {run_id} into {t}"),
+            source: e,
+        };
+        if report.rejects_file.is_some() {
+            report.rejects_file = Some(rejects_final.to_path_buf());
+        }
         let cols: Vec<String> = spec
             .columns
             .iter()
             .map(|c| format!("\"{}\"", c.name))
             .collect();
-        let flags = spec.name == "orders" || spec.name == "order_items";
-        let (extra_cols, extra_vals) = if flags {
-            (", is_return, is_zero", ", is_return, is_zero")
-        } else {
-            ("", "")
-        };
-        let key_match: String = spec
-            .key
-            .iter()
-            .map(|k| format!("c.\"{k}\" = t.\"{k}\""))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let (returns, zero): (i64, i64) = self
-            .conn
-            .query_row(
-                "SELECT count(*) FILTER (WHERE is_return), count(*) FILTER (WHERE is_zero) FROM _classified WHERE _apply",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .db("count returns")?;
+        let col_list = cols.join(", ");
+        let flags = has_flags(spec);
+        let extra = if flags { ", is_return, is_zero" } else { "" };
+        let classified = self.table_exists_temp("_classified")?;
+        if classified {
+            let key_match: String = spec
+                .key
+                .iter()
+                .map(|k| format!("c.\"{k}\" = t.\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let mut sql = format!(
+                "DELETE FROM {t} WHERE _run_id = {run_id} AND _line IN (SELECT _line FROM _classified WHERE _direct AND NOT _apply);"
+            );
+            if report.on_conflict == OnConflict::Replace && report.conflicting > 0 {
+                sql.push_str(&format!(
+                    "DELETE FROM {t} t WHERE t._run_id IS DISTINCT FROM {run_id} AND EXISTS (SELECT 1 FROM _classified c WHERE NOT c._direct AND c._apply AND c._class = 'conflicting' AND {key_match});"
+                ));
+            }
+            sql.push_str(&format!(
+                "INSERT INTO {t} ({col_list}, _run_id, _line, _hash{extra}) SELECT {col_list}, {run_id}, _line, _hash{extra} FROM _stage WHERE _line IN (SELECT _line FROM _classified WHERE NOT _direct AND _apply);"
+            ));
+            self.conn.execute_batch(&sql).map_err(store_err)?;
+        }
         if flags {
+            let (returns, zero): (i64, i64) = self
+                .conn
+                .query_row(
+                    &format!("SELECT count(*) FILTER (WHERE is_return), count(*) FILTER (WHERE is_zero) FROM {t} WHERE _run_id = {run_id}"),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .db("count returns")?;
             report.returns = returns as u64;
             report.zero_amount = zero as u64;
         }
-        let parent = match spec.name {
+        let parent = match t {
             "order_items" => Some(("orders", "order_id")),
             "customers" | "products" => None,
             _ => Some(("customers", "customer_id")),
         };
         if let Some((ptable, pcol)) = parent {
-            let has_parent: i64 = self
-                .conn
-                .query_row(
-                    &format!("SELECT count(*) FROM (SELECT 1 FROM {ptable} LIMIT 1)"),
-                    [],
-                    |r| r.get(0),
-                )
-                .db("check the parent table")?;
-            if has_parent > 0 {
+            if self.table_has_rows(ptable)? {
                 let n: i64 = self
                     .conn
                     .query_row(
-                        &format!("SELECT count(*) FROM _classified c WHERE _apply AND NOT EXISTS (SELECT 1 FROM {ptable} p WHERE p.{pcol} = c.{pcol})"),
+                        &format!("SELECT count(*) FROM {t} c WHERE c._run_id = {run_id} AND NOT EXISTS (SELECT 1 FROM {ptable} p WHERE p.{pcol} = c.{pcol})"),
                         [],
                         |r| r.get(0),
                     )
@@ -884,24 +1041,14 @@ impl Store {
                 report.ignored_columns.join(", ")
             ));
         }
-        let col_list = cols.join(", ");
         let sql = format!(
-            "BEGIN TRANSACTION;
-             {delete}
-             INSERT INTO {t} ({col_list}, _run_id, _line, _hash{extra_cols}) SELECT {col_list}, {run_id}, _line, _hash{extra_vals} FROM _classified WHERE _apply;
-             INSERT INTO ingest_runs VALUES ({run_id}, {started}, {finished}, {source}, {format}, {t_lit}, {policy}, {read}, {acc}, {dup}, {conf}, {rej}, {ret}, {zero}, {unk}, {rfile}, {mapping}, {warn});
+            "INSERT INTO ingest_runs VALUES ({run_id}, {started}, {finished}, {source}, {format}, {t_lit}, {policy}, {read}, {acc}, {dup}, {conf}, {rej}, {ret}, {zero}, {unk}, {rfile}, {mapping}, {warn});
              COMMIT;",
-            t = spec.name,
-            delete = if report.on_conflict == OnConflict::Replace && report.conflicting > 0 {
-                format!("DELETE FROM {} t WHERE EXISTS (SELECT 1 FROM _classified c WHERE c._apply AND c._class = 'conflicting' AND {key_match});", spec.name)
-            } else {
-                String::new()
-            },
             started = ts_lit(report_started),
             finished = ts_lit(chrono::Utc::now().naive_utc()),
             source = lit(&report.source),
             format = lit(&format_name(report.format)),
-            t_lit = lit(spec.name),
+            t_lit = lit(t),
             policy = lit(&policy_name(report.on_conflict)),
             read = report.read,
             acc = report.accepted,
@@ -915,14 +1062,176 @@ impl Store {
             mapping = lit(&serde_json::to_string(&report.mapping).unwrap_or_default()),
             warn = lit(&serde_json::to_string(&report.warnings).unwrap_or_default()),
         );
-        if let Err(e) = self.conn.execute_batch(&sql) {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(StoreError::Db {
-                op: format!("store the rows of run {run_id} into {}", spec.name),
-                source: e,
-            });
+        self.conn.execute_batch(&sql).map_err(store_err)
+    }
+
+    fn table_exists_temp(&self, name: &str) -> Result<bool> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
+                [name],
+                |r| r.get(0),
+            )
+            .db("look up a temporary table")?;
+        Ok(n > 0)
+    }
+}
+
+/// Drops the run's temporary tables.
+const DROP_TEMP: &str =
+    "DROP TABLE IF EXISTS _classified; DROP TABLE IF EXISTS _stage; DROP TABLE IF EXISTS _again;";
+
+/// What a run needs to know in each of its steps.
+struct RunCtx<'a> {
+    path: &'a Path,
+    format: Format,
+    opts: &'a IngestOptions,
+    spec: &'static TableSpec,
+    src_idx: &'a [Option<usize>],
+    tz: TimeZone,
+    run_id: i64,
+}
+/// Decides, as rows are read, where each goes: straight into the target table, into staging, or
+/// nowhere (a duplicate of a stored row). Decisions are exact or conservative: a key hash that is
+/// stored sends the row to the SQL classification, which compares real keys; keys repeated among the
+/// rows appended directly are found after reading (by sorting their hashes) and classified in SQL too.
+#[derive(Default)]
+struct Router {
+    /// Key hashes of the rows appended directly, in order, with their lines.
+    direct_keys: Vec<u64>,
+    direct_lines: Vec<u64>,
+    /// Key hash → content hash of stored rows, and what this file did with the key so far
+    /// (one map, so that a row costs one lookup).
+    stored: HashMap<u64, StoredKey, Pre>,
+    /// Of the keys whose first row was dropped as a duplicate, the ones that repeat later in the
+    /// file: their first row must be staged after all.
+    recover: HashSet<u64, Pre>,
+    /// Rows appended to the target table.
+    direct: u64,
+    /// Rows dropped as duplicates of stored rows.
+    duplicate: u64,
+    /// Rows staged.
+    staged: u64,
+}
+
+/// A stored key as the router tracks it.
+#[derive(Clone, Copy)]
+struct StoredKey {
+    /// Content hash of the stored row.
+    hash: u64,
+    /// More than one stored row has this key hash: never decide on it without SQL.
+    ambiguous: bool,
+    /// What happened to the first row of this file with the key.
+    first: First,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum First {
+    /// No row of the file has had the key yet.
+    Unseen,
+    /// The first row was dropped as a duplicate of the stored row.
+    Dropped,
+    /// The first row was staged.
+    Staged,
+}
+
+impl Router {
+    /// Read the stored rows' key and content hashes.
+    fn load_stored(&mut self, store: &Store, spec: &TableSpec) -> Result<()> {
+        let cols: Vec<String> = spec.key.iter().map(|k| format!("\"{k}\"")).collect();
+        let n: i64 = store
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {}", spec.name), [], |r| {
+                r.get(0)
+            })
+            .db(format!("count the stored rows of {}", spec.name))?;
+        self.stored.reserve(usize::try_from(n).unwrap_or(0));
+        let mut stmt = store
+            .conn
+            .prepare(&format!(
+                "SELECT {}, _hash FROM {}",
+                cols.join(", "),
+                spec.name
+            ))
+            .db(format!("read the stored keys of {}", spec.name))?;
+        let arrow = stmt
+            .query_arrow([])
+            .db(format!("read the stored keys of {}", spec.name))?;
+        let mut pairs: Vec<(u64, u64)> = Vec::new();
+        for b in arrow {
+            pairs.clear();
+            stored_keys(spec, std::slice::from_ref(&b), |k, h| pairs.push((k, h)))?;
+            for &(k, h) in &pairs {
+                self.stored
+                    .entry(k)
+                    .and_modify(|s| s.ambiguous = true)
+                    .or_insert(StoredKey {
+                        hash: h,
+                        ambiguous: false,
+                        first: First::Unseen,
+                    });
+            }
         }
         Ok(())
+    }
+
+    fn route(&mut self, c: Checked, line: u64) -> Dest {
+        if self.stored.is_empty() {
+            return self.direct(c, line);
+        }
+        let Some(s) = self.stored.get_mut(&c.key) else {
+            return self.direct(c, line);
+        };
+        match s.first {
+            First::Unseen if s.hash == c.hash && !s.ambiguous => {
+                s.first = First::Dropped;
+                self.duplicate += 1;
+                Dest::Skip
+            }
+            First::Unseen => {
+                s.first = First::Staged;
+                self.staged += 1;
+                Dest::Stage
+            }
+            First::Dropped => {
+                self.recover.insert(c.key);
+                self.staged += 1;
+                Dest::Stage
+            }
+            First::Staged => {
+                self.staged += 1;
+                Dest::Stage
+            }
+        }
+    }
+
+    fn direct(&mut self, c: Checked, line: u64) -> Dest {
+        self.direct_keys.push(c.key);
+        self.direct_lines.push(line);
+        self.direct += 1;
+        Dest::Direct
+    }
+
+    /// Lines of the directly appended rows whose key hash occurs more than once among them.
+    fn repeated_direct_lines(&mut self) -> Vec<u64> {
+        let mut sorted = self.direct_keys.clone();
+        sorted.sort_unstable();
+        let repeated: HashSet<u64, Pre> = sorted
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        drop(sorted);
+        if repeated.is_empty() {
+            return Vec::new();
+        }
+        self.direct_keys
+            .iter()
+            .zip(&self.direct_lines)
+            .filter(|(k, _)| repeated.contains(k))
+            .map(|(_, l)| *l)
+            .collect()
     }
 }
 
@@ -940,8 +1249,10 @@ fn policy_name(p: OnConflict) -> String {
 
 /// What the ingest worker hands to the thread that owns the database connection.
 enum Staged {
-    /// Validated rows.
-    Batch(RecordBatch),
+    /// Validated rows with new keys, for the target table.
+    Direct(RecordBatch),
+    /// Validated rows for the staging table.
+    Stage(RecordBatch),
     /// A refused record and why.
     Reject {
         rec: RawRecord,
@@ -952,59 +1263,104 @@ enum Staged {
     Progress(u64),
 }
 
-/// The worker side of ingest: read every record, validate it, send batches and rejects. Returns the
-/// number of records read and the input (for its blank-line count and sniffed layout).
+/// The worker side of ingest: read every record, validate and route it, send batches and rejects.
+/// Returns the number of records read, the input (for its blank-line count and sniffed layout) and
+/// the router (for its counts).
 fn read_and_validate(
     mut opened: Opened,
     mut batcher: Batcher,
+    mut router: Router,
     is_delimited: bool,
     ncols: usize,
     tx: std::sync::mpsc::SyncSender<Staged>,
-) -> Result<(u64, Opened)> {
+) -> Result<(u64, Opened, Router)> {
     let mut read = 0u64;
-    let mut rec = RawRecord::default();
     let delim = opened.delimiter.map(|d| d.describe()).unwrap_or_default();
     // A closed channel means the database side failed; it reports that error, so stop quietly.
     macro_rules! send {
         ($msg:expr) => {
             if tx.send($msg).is_err() {
-                return Ok((read, opened));
+                return Ok((read, opened, router));
             }
         };
     }
-    while opened.next(&mut rec)? {
-        read += 1;
-        let refused = if let Some(err) = rec.error.take() {
-            Some(("", err))
-        } else if is_delimited && rec.len() != ncols {
-            Some((
-                "",
-                format!(
-                    "expected {ncols} fields, found {} (delimiter {delim})",
-                    rec.len()
-                ),
-            ))
-        } else {
-            batcher.push(&rec).err()
-        };
-        if let Some((field, reason)) = refused {
-            send!(Staged::Reject {
-                rec: std::mem::take(&mut rec),
-                field,
-                reason
-            });
+    // Records are handled in chunks: validated one by one, then routed in one tight loop (whose
+    // hash lookups overlap in memory), then appended to their batches.
+    const CHUNK: usize = 256;
+    let mut recs: Vec<RawRecord> = (0..CHUNK).map(|_| RawRecord::default()).collect();
+    let mut checked: Vec<Option<Checked>> = vec![None; CHUNK];
+    let mut dests: Vec<Dest> = vec![Dest::Skip; CHUNK];
+    loop {
+        let mut n = 0;
+        while n < CHUNK && opened.next(&mut recs[n])? {
+            n += 1;
         }
-        if let Some(batch) = batcher.take_if_full()? {
-            send!(Staged::Batch(batch));
+        if n == 0 {
+            break;
         }
-        if read.is_multiple_of(65_536) {
-            send!(Staged::Progress(read));
+        batcher.clear_pending();
+        for (rec, slot) in recs[..n].iter_mut().zip(&mut checked) {
+            read += 1;
+            *slot = None;
+            let refused = if let Some(err) = rec.error.take() {
+                Some(("", err))
+            } else if is_delimited && rec.len() != ncols {
+                Some((
+                    "",
+                    format!(
+                        "expected {ncols} fields, found {} (delimiter {delim})",
+                        rec.len()
+                    ),
+                ))
+            } else {
+                match batcher.check(rec) {
+                    Ok(c) => {
+                        *slot = Some(c);
+                        None
+                    }
+                    Err(e) => Some(e),
+                }
+            };
+            if let Some((field, reason)) = refused {
+                send!(Staged::Reject {
+                    rec: std::mem::take(rec),
+                    field,
+                    reason
+                });
+            }
+            if read.is_multiple_of(65_536) {
+                send!(Staged::Progress(read));
+            }
+        }
+        for i in 0..n {
+            if let Some(c) = checked[i] {
+                dests[i] = router.route(c, recs[i].line);
+            }
+        }
+        let mut p = 0;
+        for i in 0..n {
+            if let Some(c) = checked[i] {
+                batcher.emit(p, &recs[i], c, dests[i]);
+                p += 1;
+            }
+        }
+        if let Some(batch) = batcher.take_if_full(Shape::Target)? {
+            send!(Staged::Direct(batch));
+        }
+        if let Some(batch) = batcher.take_if_full(Shape::Stage)? {
+            send!(Staged::Stage(batch));
+        }
+        if n < CHUNK {
+            break;
         }
     }
-    if let Some(batch) = batcher.take()? {
-        send!(Staged::Batch(batch));
+    if let Some(batch) = batcher.take(Shape::Target)? {
+        send!(Staged::Direct(batch));
     }
-    Ok((read, opened))
+    if let Some(batch) = batcher.take(Shape::Stage)? {
+        send!(Staged::Stage(batch));
+    }
+    Ok((read, opened, router))
 }
 
 /// A SQL string literal.
@@ -1084,288 +1440,6 @@ fn csv_err(path: &Path, e: csv::Error) -> StoreError {
         op: "write",
         path: path.into(),
         source: std::io::Error::other(e.to_string()),
-    }
-}
-
-/// A parsed value before it is appended.
-#[derive(Clone, Copy)]
-enum Val {
-    Null,
-    /// Byte range of the (trimmed) text inside the record's field.
-    Text(usize, usize, usize),
-    Ts(i64),
-    F(f64),
-    I(i64),
-    B(bool),
-}
-
-enum ColBuilder {
-    Text(StringBuilder),
-    Ts(TimestampMicrosecondBuilder),
-    F(Float64Builder),
-    I(Int64Builder),
-    B(BooleanBuilder),
-}
-
-const BATCH_ROWS: usize = 65_536;
-
-/// Validates records into Arrow batches shaped like the staging table.
-struct Batcher {
-    spec: &'static TableSpec,
-    src_idx: Vec<Option<usize>>,
-    tz: TimeZone,
-    date_format: Option<String>,
-    not_after: NaiveDateTime,
-    cols: Vec<ColBuilder>,
-    line: Int64Builder,
-    hash: UInt64Builder,
-    is_return: BooleanBuilder,
-    is_zero: BooleanBuilder,
-    rows: usize,
-    schema: SchemaRef,
-    values: Vec<Val>,
-    canon: Vec<u8>,
-}
-
-impl Batcher {
-    fn new(
-        spec: &'static TableSpec,
-        src_idx: Vec<Option<usize>>,
-        tz: TimeZone,
-        date_format: Option<String>,
-        not_after: NaiveDateTime,
-    ) -> Self {
-        let mut fields: Vec<Field> = spec
-            .columns
-            .iter()
-            .map(|c| {
-                let dt = match c.ty {
-                    ColType::Text | ColType::Json => DataType::Utf8,
-                    ColType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-                    ColType::Float => DataType::Float64,
-                    ColType::Int => DataType::Int64,
-                    ColType::Bool => DataType::Boolean,
-                };
-                Field::new(c.name, dt, true)
-            })
-            .collect();
-        fields.push(Field::new("_line", DataType::Int64, false));
-        fields.push(Field::new("_hash", DataType::UInt64, false));
-        fields.push(Field::new("is_return", DataType::Boolean, false));
-        fields.push(Field::new("is_zero", DataType::Boolean, false));
-        let mut b = Batcher {
-            spec,
-            src_idx,
-            tz,
-            date_format,
-            not_after,
-            cols: Vec::new(),
-            line: Int64Builder::new(),
-            hash: UInt64Builder::new(),
-            is_return: BooleanBuilder::new(),
-            is_zero: BooleanBuilder::new(),
-            rows: 0,
-            schema: Arc::new(Schema::new(fields)),
-            values: vec![Val::Null; spec.columns.len()],
-            canon: Vec::with_capacity(256),
-        };
-        b.reset_builders();
-        b
-    }
-
-    fn reset_builders(&mut self) {
-        self.cols = self
-            .spec
-            .columns
-            .iter()
-            .map(|c| match c.ty {
-                ColType::Text | ColType::Json => {
-                    ColBuilder::Text(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
-                }
-                ColType::Timestamp => {
-                    ColBuilder::Ts(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS))
-                }
-                ColType::Float => ColBuilder::F(Float64Builder::with_capacity(BATCH_ROWS)),
-                ColType::Int => ColBuilder::I(Int64Builder::with_capacity(BATCH_ROWS)),
-                ColType::Bool => ColBuilder::B(BooleanBuilder::with_capacity(BATCH_ROWS)),
-            })
-            .collect();
-    }
-
-    /// Validate one record; on success it is staged, on failure the offending field and reason return.
-    fn push(&mut self, rec: &RawRecord) -> std::result::Result<(), (&'static str, String)> {
-        self.canon.clear();
-        let mut is_return = false;
-        let mut is_zero = false;
-        for (ci, col) in self.spec.columns.iter().enumerate() {
-            let Some(si) = self.src_idx[ci] else {
-                self.values[ci] = Val::Null;
-                self.canon.push(0);
-                continue;
-            };
-            let bytes = rec.field(si).unwrap_or_default();
-            if bytes.len() > MAX_FIELD_BYTES {
-                return Err((
-                    col.name,
-                    format!(
-                        "value is {} bytes, over the {} MiB limit",
-                        bytes.len(),
-                        MAX_FIELD_BYTES >> 20
-                    ),
-                ));
-            }
-            let text = std::str::from_utf8(bytes).map_err(|e| {
-                (
-                    col.name,
-                    format!(
-                        "invalid UTF-8 at byte {}: save the file as UTF-8",
-                        e.valid_up_to()
-                    ),
-                )
-            })?;
-            let t = text.trim();
-            if t.is_empty() {
-                if col.required || self.spec.key.contains(&col.name) {
-                    return Err((col.name, "required value is empty".into()));
-                }
-                self.values[ci] = Val::Null;
-                self.canon.push(0);
-                continue;
-            }
-            let v = match col.ty {
-                ColType::Text => {
-                    let start = t.as_ptr() as usize - text.as_ptr() as usize;
-                    Val::Text(si, start, start + t.len())
-                }
-                ColType::Json => {
-                    if serde_json::from_str::<serde::de::IgnoredAny>(t).is_err() {
-                        return Err((col.name, "not valid JSON".into()));
-                    }
-                    let start = t.as_ptr() as usize - text.as_ptr() as usize;
-                    Val::Text(si, start, start + t.len())
-                }
-                ColType::Timestamp => {
-                    let ts = parse_timestamp(t, self.tz, self.date_format.as_deref())
-                        .map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
-                    if ts > self.not_after {
-                        return Err((col.name, format!("timestamp {ts} is in the future")));
-                    }
-                    Val::Ts(ts.and_utc().timestamp_micros())
-                }
-                ColType::Float => {
-                    let f =
-                        parse_amount(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
-                    if col.name == "price" && f < 0.0 {
-                        return Err((col.name, "price is negative".into()));
-                    }
-                    Val::F(f)
-                }
-                ColType::Int => {
-                    let i = parse_int(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
-                    if col.name == "rating" && !(1..=5).contains(&i) {
-                        return Err((col.name, format!("rating {i} is outside 1-5")));
-                    }
-                    Val::I(i)
-                }
-                ColType::Bool => {
-                    Val::B(parse_bool(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?)
-                }
-            };
-            match (col.name, v) {
-                ("amount", Val::F(f)) | ("unit_price", Val::F(f)) => {
-                    is_return |= f < 0.0;
-                    is_zero |= f == 0.0;
-                }
-                ("quantity", Val::I(q)) => is_return |= q < 0,
-                ("status", Val::Text(..)) => {
-                    let s = t.to_ascii_lowercase();
-                    is_return |= s.contains("return") || s.contains("refund");
-                }
-                _ => {}
-            }
-            self.canon.push(1);
-            match v {
-                Val::Text(_, a, b) => self.canon.extend_from_slice(&text.as_bytes()[a..b]),
-                Val::Ts(x) | Val::I(x) => self.canon.extend_from_slice(&x.to_le_bytes()),
-                Val::F(f) => self.canon.extend_from_slice(&f.to_bits().to_le_bytes()),
-                Val::B(b) => self.canon.push(u8::from(b)),
-                Val::Null => {}
-            }
-            self.canon.push(0x1f);
-            self.values[ci] = v;
-        }
-        for (ci, v) in self.values.iter().enumerate() {
-            match (&mut self.cols[ci], *v) {
-                (ColBuilder::Text(b), Val::Text(si, s, e)) => {
-                    let bytes = &rec.field(si).unwrap_or_default()[s..e];
-                    b.append_value(std::str::from_utf8(bytes).unwrap_or_default());
-                }
-                (ColBuilder::Text(b), _) => b.append_null(),
-                (ColBuilder::Ts(b), Val::Ts(x)) => b.append_value(x),
-                (ColBuilder::Ts(b), _) => b.append_null(),
-                (ColBuilder::F(b), Val::F(x)) => b.append_value(x),
-                (ColBuilder::F(b), _) => b.append_null(),
-                (ColBuilder::I(b), Val::I(x)) => b.append_value(x),
-                (ColBuilder::I(b), _) => b.append_null(),
-                (ColBuilder::B(b), Val::B(x)) => b.append_value(x),
-                (ColBuilder::B(b), _) => b.append_null(),
-            }
-        }
-        self.line.append_value(rec.line as i64);
-        self.hash
-            .append_value(xxhash_rust::xxh3::xxh3_64(&self.canon));
-        self.is_return.append_value(is_return);
-        self.is_zero.append_value(is_zero);
-        self.rows += 1;
-        Ok(())
-    }
-
-    /// The batch built so far, once it is full.
-    fn take_if_full(&mut self) -> Result<Option<RecordBatch>> {
-        if self.rows >= BATCH_ROWS {
-            self.take()
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// The batch built so far (none when empty); the builders start over.
-    fn take(&mut self) -> Result<Option<RecordBatch>> {
-        if self.rows == 0 {
-            return Ok(None);
-        }
-        let mut arrays: Vec<ArrayRef> = self
-            .cols
-            .iter_mut()
-            .map(|c| -> ArrayRef {
-                match c {
-                    ColBuilder::Text(b) => Arc::new(b.finish()),
-                    ColBuilder::Ts(b) => Arc::new(b.finish()),
-                    ColBuilder::F(b) => Arc::new(b.finish()),
-                    ColBuilder::I(b) => Arc::new(b.finish()),
-                    ColBuilder::B(b) => Arc::new(b.finish()),
-                }
-            })
-            .collect();
-        arrays.push(Arc::new(self.line.finish()));
-        arrays.push(Arc::new(self.hash.finish()));
-        arrays.push(Arc::new(self.is_return.finish()));
-        arrays.push(Arc::new(self.is_zero.finish()));
-        self.rows = 0;
-        RecordBatch::try_new(self.schema.clone(), arrays)
-            .map(Some)
-            .map_err(|source| StoreError::Arrow {
-                op: "build a staging batch",
-                source,
-            })
-    }
-}
-
-fn clip(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s.to_string()
     }
 }
 

@@ -249,6 +249,17 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 /// Parse a money amount. Accepts a leading or trailing currency sign (`$ € £ ¥ ￥`), a decimal comma
 /// when there is no point (`12,50`), and thousands commas when there is one (`1,234.50`).
 pub fn parse_amount(s: &str) -> Result<f64, &'static str> {
+    // The common shape (`-12.50`): plain digits, sign and point, no currency, no commas.
+    let b = s.as_bytes();
+    if !b.is_empty()
+        && b.len() <= 24
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || *c == b'.' || *c == b'-')
+    {
+        if let Ok(v) = s.parse::<f64>() {
+            return check_amount(v);
+        }
+    }
     let t = s
         .trim()
         .trim_start_matches(['$', '€', '£', '¥', '￥'])
@@ -268,6 +279,10 @@ pub fn parse_amount(s: &str) -> Result<f64, &'static str> {
         t.parse::<f64>()
     }
     .map_err(|_| "not a number")?;
+    check_amount(v)
+}
+
+fn check_amount(v: f64) -> Result<f64, &'static str> {
     if !v.is_finite() {
         return Err("amount is not finite");
     }

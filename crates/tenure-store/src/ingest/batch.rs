@@ -1,0 +1,677 @@
+//! Validating records into Arrow batches, with each row's natural key settled on the Rust side.
+//!
+//! [`Batcher::check`] validates one record, computes its content hash, fills in synthesised keys (the
+//! content hash plus its occurrence number for a missing single-column key, the occurrence number among
+//! rows with the same other key columns for a missing key column of a composite key) and hashes the
+//! key; [`Batcher::emit`] then appends the row to one of two batch shapes: rows going straight into the
+//! target table, or rows staged for the exact SQL classification.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Float64Builder, Int64Array, Int64Builder, StringArray,
+    StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDateTime;
+
+use crate::error::{Result, StoreError};
+use crate::parse::{parse_amount, parse_bool, parse_int, parse_timestamp, TimeZone};
+use crate::schema::{ColType, TableSpec};
+use crate::source::{RawRecord, MAX_FIELD_BYTES};
+
+/// A hasher for keys that already are xxh3 hashes: it passes the `u64` through.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by the maps below; anything else still hashes deterministically.
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Build-hasher of [`PassThrough`].
+pub(crate) type Pre = BuildHasherDefault<PassThrough>;
+
+/// A parsed value before it is appended.
+#[derive(Clone, Copy)]
+enum Val {
+    Null,
+    /// Byte range of the (trimmed) text inside the record's field `.0`.
+    Text(usize, usize, usize),
+    /// The synthesised key text: a byte range of the batcher's `synth_text`.
+    Synth(usize, usize),
+    Ts(i64),
+    F(f64),
+    I(i64),
+    B(bool),
+}
+
+enum ColBuilder {
+    Text(StringBuilder),
+    Ts(TimestampMicrosecondBuilder),
+    F(Float64Builder),
+    I(Int64Builder),
+    B(BooleanBuilder),
+}
+
+/// Rows per Arrow batch.
+pub(crate) const BATCH_ROWS: usize = 65_536;
+
+/// Where a validated row goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dest {
+    /// Straight into the target table: its key is new to the file and to the store.
+    Direct,
+    /// Into the staging table, for the SQL classification (a repeated key, or one already stored).
+    Stage,
+    /// Nowhere: a duplicate of a stored row, or (on the recovery pass) a row already placed.
+    Skip,
+}
+
+/// The two batch shapes a batcher fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// The target table's columns: input columns, `_run_id`, `_line`, `_hash` and, for orders and
+    /// order items, `is_return`, `is_zero`.
+    Target,
+    /// The staging table's columns: input columns, `_line`, `_hash`, `is_return`, `is_zero`.
+    Stage,
+}
+
+/// Builders of one batch shape.
+struct Builders {
+    shape: Shape,
+    cols: Vec<ColBuilder>,
+    run_id: Int64Builder,
+    line: Int64Builder,
+    hash: UInt64Builder,
+    is_return: BooleanBuilder,
+    is_zero: BooleanBuilder,
+    rows: usize,
+    schema: SchemaRef,
+}
+
+fn builders_for(spec: &TableSpec, capacity: usize) -> Vec<ColBuilder> {
+    spec.columns
+        .iter()
+        .map(|c| match c.ty {
+            ColType::Text | ColType::Json => {
+                ColBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+            }
+            ColType::Timestamp => {
+                ColBuilder::Ts(TimestampMicrosecondBuilder::with_capacity(capacity))
+            }
+            ColType::Float => ColBuilder::F(Float64Builder::with_capacity(capacity)),
+            ColType::Int => ColBuilder::I(Int64Builder::with_capacity(capacity)),
+            ColType::Bool => ColBuilder::B(BooleanBuilder::with_capacity(capacity)),
+        })
+        .collect()
+}
+
+/// Whether a table carries the `is_return` / `is_zero` flags.
+pub(crate) fn has_flags(spec: &TableSpec) -> bool {
+    spec.name == "orders" || spec.name == "order_items"
+}
+
+impl Builders {
+    fn new(spec: &TableSpec, shape: Shape) -> Self {
+        let mut fields: Vec<Field> = spec
+            .columns
+            .iter()
+            .map(|c| {
+                let dt = match c.ty {
+                    ColType::Text | ColType::Json => DataType::Utf8,
+                    ColType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+                    ColType::Float => DataType::Float64,
+                    ColType::Int => DataType::Int64,
+                    ColType::Bool => DataType::Boolean,
+                };
+                Field::new(c.name, dt, true)
+            })
+            .collect();
+        if shape == Shape::Target {
+            fields.push(Field::new("_run_id", DataType::Int64, false));
+        }
+        fields.push(Field::new("_line", DataType::Int64, false));
+        fields.push(Field::new("_hash", DataType::UInt64, false));
+        if shape == Shape::Stage || has_flags(spec) {
+            fields.push(Field::new("is_return", DataType::Boolean, false));
+            fields.push(Field::new("is_zero", DataType::Boolean, false));
+        }
+        // The staging shape fills up rarely (repeated or stored keys): start it small.
+        let capacity = if shape == Shape::Target {
+            BATCH_ROWS
+        } else {
+            1024
+        };
+        Builders {
+            shape,
+            cols: builders_for(spec, capacity),
+            run_id: Int64Builder::new(),
+            line: Int64Builder::new(),
+            hash: UInt64Builder::new(),
+            is_return: BooleanBuilder::new(),
+            is_zero: BooleanBuilder::new(),
+            rows: 0,
+            schema: Arc::new(Schema::new(fields)),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Option<RecordBatch>> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let mut arrays: Vec<ArrayRef> = self
+            .cols
+            .iter_mut()
+            .map(|c| -> ArrayRef {
+                match c {
+                    ColBuilder::Text(b) => Arc::new(b.finish()),
+                    ColBuilder::Ts(b) => Arc::new(b.finish()),
+                    ColBuilder::F(b) => Arc::new(b.finish()),
+                    ColBuilder::I(b) => Arc::new(b.finish()),
+                    ColBuilder::B(b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        if self.shape == Shape::Target {
+            arrays.push(Arc::new(self.run_id.finish()));
+        }
+        arrays.push(Arc::new(self.line.finish()));
+        arrays.push(Arc::new(self.hash.finish()));
+        let flags = self.schema.fields().len() > arrays.len();
+        let (ret, zero) = (self.is_return.finish(), self.is_zero.finish());
+        if flags {
+            arrays.push(Arc::new(ret));
+            arrays.push(Arc::new(zero));
+        }
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map(Some)
+            .map_err(|source| StoreError::Arrow {
+                op: "build a batch of validated rows",
+                source,
+            })
+    }
+}
+
+/// The identity of a validated row: its key hash and its content hash.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checked {
+    /// xxh3 of the row's natural key (after synthesis), as [`key_hash`] computes it.
+    pub key: u64,
+    /// xxh3 of the row's content (the `_hash` column).
+    pub hash: u64,
+}
+
+/// How a missing key column is synthesised.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Synth {
+    /// Mapped from the input.
+    No,
+    /// The only key column: `h<hash as 16 hex digits>-<occurrence of the hash>`.
+    ContentHash,
+    /// One column of a composite key: the occurrence number among rows with the same other columns.
+    Occurrence,
+}
+
+/// Validates records into Arrow batches: one builder set for the target table, one for staging.
+pub(crate) struct Batcher {
+    spec: &'static TableSpec,
+    src_idx: Vec<Option<usize>>,
+    synth: Vec<Synth>,
+    key_cols: Vec<usize>,
+    tz: TimeZone,
+    date_format: Option<String>,
+    not_after: NaiveDateTime,
+    run_id: i64,
+    target: Builders,
+    stage: Builders,
+    values: Vec<Val>,
+    synth_text: String,
+    pending_values: Vec<Val>,
+    pending_flags: Vec<(bool, bool)>,
+    canon: Vec<u8>,
+    key_buf: Vec<u8>,
+    is_return: bool,
+    is_zero: bool,
+    occ_hash: HashMap<u64, u32, Pre>,
+    occ_other: HashMap<Vec<u8>, i64>,
+}
+
+/// The bytes a key hash is computed over: each key column as a tagged, length-prefixed value.
+fn key_part_text(buf: &mut Vec<u8>, b: &[u8]) {
+    buf.push(b'T');
+    buf.extend_from_slice(&(b.len() as u64).to_le_bytes());
+    buf.extend_from_slice(b);
+}
+
+fn key_part_int(buf: &mut Vec<u8>, i: i64) {
+    buf.push(b'I');
+    buf.extend_from_slice(&i.to_le_bytes());
+}
+
+/// Hash of the key bytes built by `key_part_*`.
+pub(crate) fn key_hash(buf: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(buf)
+}
+
+/// Key hashes and content hashes of stored rows, from `SELECT key columns…, _hash` batches.
+pub(crate) fn stored_keys(
+    spec: &TableSpec,
+    batches: &[RecordBatch],
+    mut each: impl FnMut(u64, u64),
+) -> Result<()> {
+    let mut buf = Vec::with_capacity(64);
+    let bad = |what: &str| {
+        StoreError::Invalid(format!(
+            "stored key column {what} of {} has an unexpected type; please report this",
+            spec.name
+        ))
+    };
+    for b in batches {
+        let nk = spec.key.len();
+        let hashes = b
+            .column(nk)
+            .as_any()
+            .downcast_ref::<arrow::array::UInt64Array>()
+            .ok_or_else(|| bad("_hash"))?;
+        enum Col<'a> {
+            T(&'a StringArray),
+            I(&'a Int64Array),
+        }
+        // Strings may come as views or large strings depending on the engine's settings.
+        let mut owned: Vec<ArrayRef> = Vec::with_capacity(nk);
+        for (i, k) in spec.key.iter().enumerate() {
+            let a = b.column(i);
+            let a = match a.data_type() {
+                DataType::Utf8 | DataType::Int64 => a.clone(),
+                DataType::LargeUtf8 | DataType::Utf8View => {
+                    arrow::compute::cast(a, &DataType::Utf8).map_err(|_| bad(k))?
+                }
+                _ => return Err(bad(k)),
+            };
+            owned.push(a);
+        }
+        let mut cols = Vec::with_capacity(nk);
+        for (a, k) in owned.iter().zip(spec.key) {
+            let a = a.as_any();
+            if let Some(s) = a.downcast_ref::<StringArray>() {
+                cols.push(Col::T(s));
+            } else if let Some(n) = a.downcast_ref::<Int64Array>() {
+                cols.push(Col::I(n));
+            } else {
+                return Err(bad(k));
+            }
+        }
+        for row in 0..b.num_rows() {
+            buf.clear();
+            let mut null = hashes.is_null(row);
+            for c in &cols {
+                match c {
+                    Col::T(s) if !s.is_null(row) => {
+                        key_part_text(&mut buf, s.value(row).as_bytes())
+                    }
+                    Col::I(n) if !n.is_null(row) => key_part_int(&mut buf, n.value(row)),
+                    _ => null = true,
+                }
+            }
+            if !null {
+                each(key_hash(&buf), hashes.value(row));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Batcher {
+    pub(crate) fn new(
+        spec: &'static TableSpec,
+        src_idx: Vec<Option<usize>>,
+        tz: TimeZone,
+        date_format: Option<String>,
+        not_after: NaiveDateTime,
+        run_id: i64,
+    ) -> Self {
+        let key_cols: Vec<usize> = spec
+            .key
+            .iter()
+            .filter_map(|k| spec.columns.iter().position(|c| c.name == *k))
+            .collect();
+        let synth = spec
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(ci, _)| {
+                if src_idx[ci].is_some() || !key_cols.contains(&ci) {
+                    Synth::No
+                } else if spec.key.len() == 1 {
+                    Synth::ContentHash
+                } else {
+                    Synth::Occurrence
+                }
+            })
+            .collect();
+        Batcher {
+            spec,
+            src_idx,
+            synth,
+            key_cols,
+            tz,
+            date_format,
+            not_after,
+            run_id,
+            target: Builders::new(spec, Shape::Target),
+            stage: Builders::new(spec, Shape::Stage),
+            values: vec![Val::Null; spec.columns.len()],
+            synth_text: String::new(),
+            pending_values: Vec::new(),
+            pending_flags: Vec::new(),
+            canon: Vec::with_capacity(256),
+            key_buf: Vec::with_capacity(64),
+            is_return: false,
+            is_zero: false,
+            occ_hash: HashMap::default(),
+            occ_other: HashMap::new(),
+        }
+    }
+
+    /// Validate one record and settle its key; on failure the offending field and reason return.
+    /// The row is not appended anywhere until [`Batcher::emit`].
+    pub(crate) fn check(
+        &mut self,
+        rec: &RawRecord,
+    ) -> std::result::Result<Checked, (&'static str, String)> {
+        self.canon.clear();
+        let mut is_return = false;
+        let mut is_zero = false;
+        for (ci, col) in self.spec.columns.iter().enumerate() {
+            let Some(si) = self.src_idx[ci] else {
+                self.values[ci] = Val::Null;
+                self.canon.push(0);
+                continue;
+            };
+            let bytes = rec.field(si).unwrap_or_default();
+            if bytes.len() > MAX_FIELD_BYTES {
+                return Err((
+                    col.name,
+                    format!(
+                        "value is {} bytes, over the {} MiB limit",
+                        bytes.len(),
+                        MAX_FIELD_BYTES >> 20
+                    ),
+                ));
+            }
+            let text = std::str::from_utf8(bytes).map_err(|e| {
+                (
+                    col.name,
+                    format!(
+                        "invalid UTF-8 at byte {}: save the file as UTF-8",
+                        e.valid_up_to()
+                    ),
+                )
+            })?;
+            let t = trim(text);
+            if t.is_empty() {
+                if col.required || self.key_cols.contains(&ci) {
+                    return Err((col.name, "required value is empty".into()));
+                }
+                self.values[ci] = Val::Null;
+                self.canon.push(0);
+                continue;
+            }
+            let start = t.as_ptr() as usize - text.as_ptr() as usize;
+            let v = match col.ty {
+                ColType::Text => Val::Text(si, start, start + t.len()),
+                ColType::Json => {
+                    if serde_json::from_str::<serde::de::IgnoredAny>(t).is_err() {
+                        return Err((col.name, "not valid JSON".into()));
+                    }
+                    Val::Text(si, start, start + t.len())
+                }
+                ColType::Timestamp => {
+                    let ts = parse_timestamp(t, self.tz, self.date_format.as_deref())
+                        .map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
+                    if ts > self.not_after {
+                        return Err((col.name, format!("timestamp {ts} is in the future")));
+                    }
+                    Val::Ts(ts.and_utc().timestamp_micros())
+                }
+                ColType::Float => {
+                    let f =
+                        parse_amount(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
+                    if col.name == "price" && f < 0.0 {
+                        return Err((col.name, "price is negative".into()));
+                    }
+                    Val::F(f)
+                }
+                ColType::Int => {
+                    let i = parse_int(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
+                    if col.name == "rating" && !(1..=5).contains(&i) {
+                        return Err((col.name, format!("rating {i} is outside 1-5")));
+                    }
+                    Val::I(i)
+                }
+                ColType::Bool => {
+                    Val::B(parse_bool(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?)
+                }
+            };
+            match (col.name, v) {
+                ("amount", Val::F(f)) | ("unit_price", Val::F(f)) => {
+                    is_return |= f < 0.0;
+                    is_zero |= f == 0.0;
+                }
+                ("quantity", Val::I(q)) => is_return |= q < 0,
+                ("status", Val::Text(..)) => {
+                    let s = t.to_ascii_lowercase();
+                    is_return |= s.contains("return") || s.contains("refund");
+                }
+                _ => {}
+            }
+            self.canon.push(1);
+            match v {
+                Val::Text(..) => self.canon.extend_from_slice(t.as_bytes()),
+                Val::Ts(x) | Val::I(x) => self.canon.extend_from_slice(&x.to_le_bytes()),
+                Val::F(f) => self.canon.extend_from_slice(&f.to_bits().to_le_bytes()),
+                Val::B(b) => self.canon.push(u8::from(b)),
+                Val::Null | Val::Synth(..) => {}
+            }
+            self.canon.push(0x1f);
+            self.values[ci] = v;
+        }
+        let hash = xxhash_rust::xxh3::xxh3_64(&self.canon);
+        self.is_return = is_return;
+        self.is_zero = is_zero;
+
+        // Synthesise missing key columns, exactly as the stored rows of earlier runs were keyed.
+        for ci in 0..self.values.len() {
+            match self.synth[ci] {
+                Synth::No => {}
+                Synth::ContentHash => {
+                    let n = self.occ_hash.entry(hash).or_insert(0);
+                    *n += 1;
+                    let start = self.synth_text.len();
+                    use std::fmt::Write as _;
+                    let _ = write!(self.synth_text, "h{hash:016x}-{n}");
+                    self.values[ci] = Val::Synth(start, self.synth_text.len());
+                }
+                Synth::Occurrence => {
+                    self.key_buf.clear();
+                    for &k in &self.key_cols {
+                        if k != ci {
+                            push_key_part(&mut self.key_buf, rec, self.values[k], "");
+                        }
+                    }
+                    let n = self.occ_other.entry(self.key_buf.clone()).or_insert(0);
+                    *n += 1;
+                    self.values[ci] = if self.spec.columns[ci].ty == ColType::Int {
+                        Val::I(*n)
+                    } else {
+                        let start = self.synth_text.len();
+                        self.synth_text.push_str(&n.to_string());
+                        Val::Synth(start, self.synth_text.len())
+                    };
+                }
+            }
+        }
+        self.key_buf.clear();
+        for &k in &self.key_cols {
+            push_key_part(&mut self.key_buf, rec, self.values[k], &self.synth_text);
+        }
+        self.pending_values.extend_from_slice(&self.values);
+        self.pending_flags.push((self.is_return, self.is_zero));
+        Ok(Checked {
+            key: key_hash(&self.key_buf),
+            hash,
+        })
+    }
+
+    /// Forget the rows checked so far (after they have been emitted).
+    pub(crate) fn clear_pending(&mut self) {
+        self.pending_values.clear();
+        self.pending_flags.clear();
+        self.synth_text.clear();
+    }
+
+    /// Append the `pending`-th row checked since [`Batcher::clear_pending`] (read from `rec`) to the
+    /// batch for `dest` (nothing for [`Dest::Skip`]).
+    pub(crate) fn emit(&mut self, pending: usize, rec: &RawRecord, checked: Checked, dest: Dest) {
+        let b = match dest {
+            Dest::Direct => &mut self.target,
+            Dest::Stage => &mut self.stage,
+            Dest::Skip => return,
+        };
+        let n = self.values.len();
+        let values = &self.pending_values[pending * n..(pending + 1) * n];
+        let (is_return, is_zero) = self.pending_flags[pending];
+        for (ci, v) in values.iter().enumerate() {
+            match (&mut b.cols[ci], *v) {
+                (ColBuilder::Text(b), Val::Text(si, s, e)) => {
+                    let bytes = &rec.field(si).unwrap_or_default()[s..e];
+                    b.append_value(std::str::from_utf8(bytes).unwrap_or_default());
+                }
+                (ColBuilder::Text(b), Val::Synth(s, e)) => b.append_value(&self.synth_text[s..e]),
+                (ColBuilder::Text(b), _) => b.append_null(),
+                (ColBuilder::Ts(b), Val::Ts(x)) => b.append_value(x),
+                (ColBuilder::Ts(b), _) => b.append_null(),
+                (ColBuilder::F(b), Val::F(x)) => b.append_value(x),
+                (ColBuilder::F(b), _) => b.append_null(),
+                (ColBuilder::I(b), Val::I(x)) => b.append_value(x),
+                (ColBuilder::I(b), _) => b.append_null(),
+                (ColBuilder::B(b), Val::B(x)) => b.append_value(x),
+                (ColBuilder::B(b), _) => b.append_null(),
+            }
+        }
+        if b.shape == Shape::Target {
+            b.run_id.append_value(self.run_id);
+        }
+        b.line.append_value(rec.line as i64);
+        b.hash.append_value(checked.hash);
+        b.is_return.append_value(is_return);
+        b.is_zero.append_value(is_zero);
+        b.rows += 1;
+    }
+
+    /// A full batch of `shape`, if there is one.
+    pub(crate) fn take_if_full(&mut self, shape: Shape) -> Result<Option<RecordBatch>> {
+        let b = self.builders(shape);
+        if b.rows >= BATCH_ROWS {
+            b.finish()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// What is built of `shape` so far (none when empty); its builders start over.
+    pub(crate) fn take(&mut self, shape: Shape) -> Result<Option<RecordBatch>> {
+        self.builders(shape).finish()
+    }
+
+    fn builders(&mut self, shape: Shape) -> &mut Builders {
+        match shape {
+            Shape::Target => &mut self.target,
+            Shape::Stage => &mut self.stage,
+        }
+    }
+}
+
+fn push_key_part(buf: &mut Vec<u8>, rec: &RawRecord, v: Val, synth: &str) {
+    match v {
+        Val::Text(si, s, e) => key_part_text(buf, &rec.field(si).unwrap_or_default()[s..e]),
+        Val::Synth(s, e) => key_part_text(buf, &synth.as_bytes()[s..e]),
+        Val::I(i) | Val::Ts(i) => key_part_int(buf, i),
+        Val::F(f) => key_part_int(buf, f.to_bits() as i64),
+        Val::B(b) => key_part_int(buf, i64::from(b)),
+        Val::Null => buf.push(b'N'),
+    }
+}
+
+/// `str::trim`, without the Unicode scan when both ends are plain ASCII characters.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z))
+            if a.is_ascii()
+                && z.is_ascii()
+                && !char::from(*a).is_whitespace()
+                && !char::from(*z).is_whitespace() =>
+        {
+            s
+        }
+        _ => s.trim(),
+    }
+}
+
+/// At most 40 characters of a value, for messages.
+pub(crate) fn clip(s: &str) -> String {
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_matches_str_trim() {
+        for s in [
+            "",
+            " a ",
+            "a",
+            "\u{a0}x\u{3000}",
+            "x\t",
+            "\u{3000}",
+            "ab",
+            "x\u{b}",
+            "\u{c}y",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn key_parts_do_not_run_together() {
+        let mut a = Vec::new();
+        key_part_text(&mut a, b"ab");
+        key_part_text(&mut a, b"c");
+        let mut b = Vec::new();
+        key_part_text(&mut b, b"a");
+        key_part_text(&mut b, b"bc");
+        assert_ne!(key_hash(&a), key_hash(&b));
+    }
+}
