@@ -30,7 +30,10 @@ mod data;
 mod error;
 mod fit;
 mod gamma_gamma;
+mod gbdt;
 mod holdout;
+mod logistic;
+mod matrix;
 pub mod metrics;
 mod optim;
 mod pareto_nbd;
@@ -46,10 +49,13 @@ pub use data::BtydData;
 pub use error::{Error, Result};
 pub use fit::FitDiagnostics;
 pub use gamma_gamma::{GammaGammaFitted, GammaGammaParams};
+pub use gbdt::{GbdtFitted, GbdtParams, Node, Tree};
 pub use holdout::{
     conditional_expectation_by_frequency, holdout_metrics, tracking_curve, FrequencyBucket,
     HoldoutMetrics, TrackingCurve,
 };
+pub use logistic::{LogisticFitted, LogisticParams};
+pub use matrix::FeatureTable;
 pub use pareto_nbd::{ParetoNbdFitted, ParetoNbdParams};
 pub use purchase::PurchaseModel;
 pub use rfm::{RfmGroup, RfmParams, RfmScore, ValueTier};
