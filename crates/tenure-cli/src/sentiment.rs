@@ -16,11 +16,18 @@ use crate::lm::models_dir;
 
 /// The heads shipped in the binary, trained on real data (docs/RESULTS.md, "Sentiment"):
 /// (catalogue model, head.json, head.safetensors).
-const BUILTIN_HEADS: &[(&str, &[u8], &[u8])] = &[(
-    "all-minilm-l6-v2",
-    include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.json"),
-    include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.safetensors"),
-)];
+const BUILTIN_HEADS: &[(&str, &[u8], &[u8])] = &[
+    (
+        "m3e-small",
+        include_bytes!("../../../models/sentiment/m3e-small/head.json"),
+        include_bytes!("../../../models/sentiment/m3e-small/head.safetensors"),
+    ),
+    (
+        "all-minilm-l6-v2",
+        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.json"),
+        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.safetensors"),
+    ),
+];
 
 /// `tenure train ...`.
 #[derive(Subcommand)]
