@@ -19,6 +19,7 @@ use tenure_engine::store::{
 };
 
 mod lm;
+mod risk;
 
 #[derive(Parser)]
 #[command(
@@ -53,16 +54,19 @@ enum FormatArg {
 #[derive(Clone, Copy, ValueEnum)]
 enum ScoreKind {
     Value,
+    Risk,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BenchKind {
     Value,
+    Risk,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum EvalKind {
     Value,
+    Churn,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -143,7 +147,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Score customers: `value` = RFM group, P(alive), expected purchases, next order, CLV.
+    /// Score customers: `value` = RFM group, P(alive), expected purchases, next order, CLV;
+    /// `risk` = churn (and high-value) probability of the latest models into customer_risk.
     Score {
         /// What to score.
         #[arg(value_enum)]
@@ -164,20 +169,22 @@ enum Command {
     },
     /// Validate a model on a calibration/holdout split and write its report to models/<id>/.
     Eval {
-        /// What to evaluate: `value` = the repeat-purchase model (tracking curve, per-customer accuracy).
+        /// What to evaluate: `value` = the repeat-purchase model (tracking curve, per-customer accuracy);
+        /// `churn` = re-evaluate the latest churn model at its own origin.
         #[arg(value_enum)]
         what: EvalKind,
-        /// Last day of the calibration period (YYYY-MM-DD).
+        /// Last day of the calibration period (YYYY-MM-DD); `churn` uses its model's.
         #[arg(long)]
-        as_of: String,
-        /// Holdout length after --as-of, e.g. 39w, 90d, 6m, 1y.
+        as_of: Option<String>,
+        /// Holdout length after --as-of, e.g. 39w, 90d, 6m, 1y; `churn` uses its model's.
         #[arg(long)]
-        horizon: String,
+        horizon: Option<String>,
         /// Repeat-purchase model.
         #[arg(long, value_enum, default_value = "bg-nbd")]
         model: PurchaseModelArg,
     },
-    /// Time the engine at scale on generated data: `value` = fit + score of the value models.
+    /// Time the engine at scale on generated data: `value` = fit + score of the value models;
+    /// `risk` = scoring with a fitted churn model and single-customer re-scores.
     Bench {
         /// What to benchmark.
         #[arg(value_enum)]
@@ -487,6 +494,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             model,
         } => {
             let store = Store::open(&project)?;
+            let (Some(as_of), Some(horizon)) = (as_of, horizon) else {
+                anyhow::bail!("eval value needs --as-of and --horizon, e.g. --as-of 1997-09-30 --horizon 39w");
+            };
             let opts = tenure_engine::ValueEvalOptions {
                 as_of: parse_date(&as_of)?,
                 horizon: Horizon::parse(&horizon)?,
@@ -503,6 +513,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_value_eval(&r);
             }
         }
+        Command::Eval {
+            what: EvalKind::Churn,
+            ..
+        } => risk::eval_churn(&project, cli.json)?,
+        Command::Score {
+            what: ScoreKind::Risk,
+            as_of,
+            ..
+        } => risk::score(&project, as_of, cli.json)?,
+        Command::Bench {
+            what: BenchKind::Risk,
+            customers,
+            seed,
+            ..
+        } => risk::bench(customers, seed, cli.json)?,
         Command::Bench {
             what: BenchKind::Value,
             customers,

@@ -6,12 +6,20 @@ mod bench;
 mod chart;
 mod demo;
 mod error;
+mod risk;
 mod value;
 mod value_eval;
 
 pub use bench::{bench_value, ValueBenchReport};
 pub use demo::{run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE};
 pub use error::{EngineError, Result};
+pub use risk::{
+    as_of_guard, bench_risk, buyer_columns, evaluate_risk, high_value_labels, load_risk_model,
+    p_no_purchase, render_risk_html, score_customer, score_risk, train_risk, training_window,
+    truncated_features_sql, AsOfGuard, Baseline, RiskBenchReport, RiskEval, RiskModel,
+    RiskOptions, RiskReport, RiskScoreSummary, RiskTarget, TrainingWindow, BASE_COLUMNS,
+    BTYD_COLUMNS, OPTIONAL_COLUMNS,
+};
 pub use value::{
     rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary, ValueOptions,
     ValueScores, ValueSummary,

@@ -520,6 +520,21 @@ CREATE TABLE IF NOT EXISTS api_keys (
     .to_string()
 }
 
+fn v5_customer_risk() -> String {
+    r#"
+CREATE TABLE IF NOT EXISTS customer_risk (
+    run_id VARCHAR NOT NULL,
+    as_of DATE NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    churn_probability DOUBLE,
+    high_value_probability DOUBLE,
+    model_id VARCHAR NOT NULL,
+    scored_at TIMESTAMP NOT NULL
+);
+"#
+    .to_string()
+}
+
 /// All migrations, oldest first. Never edit a released one: add a new version.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -531,6 +546,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "ingest runs, embeddings cache, review analysis, model registry, scores, api keys",
         sql: v2_derived,
+    },
+    Migration {
+        version: 5,
+        description: "customer risk scores (churn and high-value probabilities)",
+        sql: v5_customer_risk,
     },
 ];
 

@@ -314,10 +314,10 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// Append a batch to a derived table the engine writes (`customer_scores`, `score_runs`), in one
-    /// transaction; the batch's columns must match the table's, in order.
+    /// Append a batch to a derived table the engine writes (`customer_scores`, `score_runs`,
+    /// `customer_risk`), in one transaction; the batch's columns must match the table's, in order.
     pub fn append_derived(&self, table: &str, batches: &[RecordBatch]) -> Result<u64> {
-        if !matches!(table, "customer_scores" | "score_runs") {
+        if !matches!(table, "customer_scores" | "score_runs" | "customer_risk") {
             return Err(StoreError::Invalid(format!(
                 "{table} is not a table the engine appends to"
             )));
@@ -450,6 +450,7 @@ fn derived_table(name: &str) -> Result<&'static str> {
         "models",
         "customer_scores",
         "score_runs",
+        "customer_risk",
         "schema_migrations",
     ];
     DERIVED

@@ -1,5 +1,7 @@
 //! The demo pipeline end to end on bundled CDNOW and a small generated shop.
 
+mod risk;
+
 use tenure_engine::store::{parse_date, Horizon, Store};
 use tenure_engine::{
     evaluate_value, run_demo, score_value, DemoOptions, PurchaseModelKind, ValueEvalOptions,
