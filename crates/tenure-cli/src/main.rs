@@ -4,6 +4,8 @@
 //! Exit codes: 0 success; 1 failure (the message says what to do); 2 bad usage; 3 an ingest finished
 //! but refused some rows (see its rejects file).
 
+mod serve;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -216,6 +218,13 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Serve the HTTP API (JSON under /v1, OpenAPI at /openapi.json, metrics) until Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// Manage API keys: create (printed once, stored hashed), list, revoke.
+    Keys {
+        #[command(subcommand)]
+        cmd: serve::KeysCommand,
     },
     /// Run the whole pipeline on the bundled CDNOW sample and a generated shop.
     Demo {
@@ -614,6 +623,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             }
         }
+        Command::Serve(args) => serve::serve(&project, args, cli.json)?,
+        Command::Keys { cmd } => serve::keys(&project, cmd, cli.json)?,
         Command::Demo {
             dir,
             shop_customers,

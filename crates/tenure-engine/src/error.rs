@@ -15,6 +15,15 @@ pub enum EngineError {
     /// The data cannot support the request.
     #[error("{0}")]
     Data(String),
+    /// A request's argument is not valid (a filter, a cursor, a segment predicate).
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing asked for does not exist (a customer, a segment).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request clashes with the project's state (a name taken, no scores yet).
+    #[error("{0}")]
+    Conflict(String),
     /// A file the pipeline writes could not be written.
     #[error("cannot write {path}: {source}")]
     Io {

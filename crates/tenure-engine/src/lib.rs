@@ -4,15 +4,27 @@
 
 mod bench;
 mod chart;
+mod customers;
 mod demo;
 mod error;
+mod named_segments;
 mod risk;
 mod value;
 mod value_eval;
 
 pub use bench::{bench_value, ValueBenchReport};
+pub use customers::{
+    churn_column, customer_profile, group_meaning, latest_score_run, list_customers, rows_json,
+    CustomerPage, CustomerProfile, CustomerQuery, CustomerSort, Driver, JsonRow, PiiMode, ScoreRun,
+    Why, DEFAULT_PAGE, MAX_PAGE,
+};
 pub use demo::{run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE};
 pub use error::{EngineError, Result};
+pub use named_segments::{
+    create_segment, export_segment, list_segments, rfm_slug, validate_predicate,
+    validate_segment_name, ExportFormat, SegmentExport, SegmentSize, SegmentsReport,
+    MAX_PREDICATE_LEN, PREDICATE_COLUMNS, RFM_GROUPS,
+};
 pub use risk::{
     as_of_guard, bench_risk, buyer_columns, evaluate_risk, high_value_labels, load_risk_model,
     p_no_purchase, render_risk_html, score_customer, score_risk, train_risk, training_window,

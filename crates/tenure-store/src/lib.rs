@@ -10,6 +10,7 @@ mod features;
 mod ingest;
 mod parse;
 mod schema;
+mod serving;
 mod source;
 mod store;
 
@@ -19,6 +20,7 @@ pub use features::{parse_date, Horizon, TrackingDays};
 pub use ingest::{Format, IngestOptions, IngestReport, OnConflict};
 pub use parse::{parse_amount, parse_timestamp, TimeZone};
 pub use schema::{table, ColType, ColumnSpec, TableSpec, MIGRATIONS, TABLES};
+pub use serving::{ApiKeyRecord, SegmentRecord, SqlParam};
 pub use source::Delimiter;
 pub use store::{check_read_only, ModelRecord, Status, Store, TableStatus, DB_FILE};
 

@@ -535,6 +535,19 @@ CREATE TABLE IF NOT EXISTS customer_risk (
     .to_string()
 }
 
+fn v4_serving() -> String {
+    r#"
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS name VARCHAR;
+CREATE TABLE IF NOT EXISTS segments (
+    name VARCHAR PRIMARY KEY,
+    predicate VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    created_by VARCHAR
+);
+"#
+    .to_string()
+}
+
 /// All migrations, oldest first. Never edit a released one: add a new version.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -546,6 +559,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "ingest runs, embeddings cache, review analysis, model registry, scores, api keys",
         sql: v2_derived,
+    },
+    Migration {
+        version: 4,
+        description: "named segments, API key names (tenure serve)",
+        sql: v4_serving,
     },
     Migration {
         version: 5,

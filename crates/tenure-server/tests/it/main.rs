@@ -1,0 +1,7 @@
+//! tenure-server's integration tests: one binary, one CDNOW project scored once and served on
+//! loopback for all of them.
+
+mod common;
+mod http;
+mod oneshot;
+mod props;
