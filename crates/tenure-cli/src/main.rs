@@ -22,6 +22,7 @@ use tenure_engine::store::{
 
 mod lm;
 mod risk;
+mod segment;
 
 #[derive(Parser)]
 #[command(
@@ -80,6 +81,8 @@ enum PurchaseModelArg {
 #[derive(Clone, Copy, ValueEnum)]
 enum SegmentKind {
     Rfm,
+    /// k-means on behaviour and value scores, k chosen by silhouette.
+    Cluster,
 }
 
 #[derive(Subcommand)]
@@ -201,11 +204,14 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Show segments of the latest scores: `rfm` = the 11 RFM groups with size, CLV and risk.
+    /// Show segments of the latest scores: `rfm` = the 11 RFM groups with size, CLV and risk (the
+    /// default taxonomy); `cluster` = k-means segments named by their traits and top words.
     Segment {
         /// Which segmentation.
         #[arg(value_enum)]
         what: SegmentKind,
+        #[command(flatten)]
+        cluster: segment::ClusterArgs,
     },
     /// Generate a realistic shop (customers, products, orders, items, events, reviews, tickets).
     Generate {
@@ -586,7 +592,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Segment {
+            what: SegmentKind::Cluster,
+            cluster,
+        } => segment::cluster(cluster, &project, cli.json)?,
+        Command::Segment {
             what: SegmentKind::Rfm,
+            ..
         } => {
             let store = Store::open_read_only(&project)?;
             let batches = tenure_engine::rfm_segments(&store)?;

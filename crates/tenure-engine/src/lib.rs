@@ -9,6 +9,7 @@ mod demo;
 mod error;
 mod named_segments;
 mod risk;
+mod segment;
 mod value;
 mod value_eval;
 
@@ -31,6 +32,11 @@ pub use risk::{
     truncated_features_sql, AsOfGuard, Baseline, RiskBenchReport, RiskEval, RiskModel,
     RiskOptions, RiskReport, RiskScoreSummary, RiskTarget, TrainingWindow, BASE_COLUMNS,
     BTYD_COLUMNS, OPTIONAL_COLUMNS,
+};
+pub use segment::{
+    assign_customer, cluster_customers, cluster_sizes_sql, load_cluster_model, segment_clusters,
+    tokenize, ClusterAssignment, ClusterFit, ClusterModel, ClusterOptions, ClusterProfile,
+    ClusterSummary, FeatureColumn, FeatureSpec, Missing, CLUSTER_MODEL_KIND,
 };
 pub use value::{
     rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary, ValueOptions,

@@ -25,6 +25,7 @@
 
 mod bg_nbd;
 mod bootstrap;
+mod cluster;
 mod clv;
 mod data;
 mod error;
@@ -44,6 +45,10 @@ mod summary;
 
 pub use bg_nbd::{BgNbdFitted, BgNbdParams};
 pub use bootstrap::{BootstrapParams, BootstrapResult, Interval};
+pub use cluster::{
+    choose_k, silhouette_score, silhouette_score_sampled, FeatureMatrix, KChoice, KMeansFitted,
+    KMeansParams, KScore, StandardScaler, StandardScalerFitted,
+};
 pub use clv::ClvParams;
 pub use data::BtydData;
 pub use error::{Error, Result};

@@ -548,6 +548,20 @@ CREATE TABLE IF NOT EXISTS segments (
     .to_string()
 }
 
+fn v6_customer_clusters() -> String {
+    r#"
+CREATE TABLE IF NOT EXISTS customer_clusters (
+    run_id VARCHAR NOT NULL,
+    as_of DATE NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    cluster INTEGER NOT NULL,
+    cluster_name VARCHAR NOT NULL,
+    distance DOUBLE NOT NULL
+);
+"#
+    .to_string()
+}
+
 /// All migrations, oldest first. Never edit a released one: add a new version.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -569,6 +583,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         description: "customer risk scores (churn and high-value probabilities)",
         sql: v5_customer_risk,
+    },
+    Migration {
+        version: 6,
+        description: "customer clusters (k-means segments)",
+        sql: v6_customer_clusters,
     },
 ];
 

@@ -315,9 +315,13 @@ impl Store {
     }
 
     /// Append a batch to a derived table the engine writes (`customer_scores`, `score_runs`,
-    /// `customer_risk`), in one transaction; the batch's columns must match the table's, in order.
+    /// `customer_risk`, `customer_clusters`), in one transaction; the batch's columns must match the
+    /// table's, in order.
     pub fn append_derived(&self, table: &str, batches: &[RecordBatch]) -> Result<u64> {
-        if !matches!(table, "customer_scores" | "score_runs" | "customer_risk") {
+        if !matches!(
+            table,
+            "customer_scores" | "score_runs" | "customer_clusters" | "customer_risk"
+        ) {
             return Err(StoreError::Invalid(format!(
                 "{table} is not a table the engine appends to"
             )));
@@ -450,6 +454,7 @@ fn derived_table(name: &str) -> Result<&'static str> {
         "models",
         "customer_scores",
         "score_runs",
+        "customer_clusters",
         "customer_risk",
         "schema_migrations",
     ];

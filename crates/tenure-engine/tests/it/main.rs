@@ -1,6 +1,7 @@
 //! The demo pipeline end to end on bundled CDNOW and a small generated shop.
 
 mod risk;
+mod segment;
 
 use tenure_engine::store::{parse_date, Horizon, Store};
 use tenure_engine::{
