@@ -2,8 +2,8 @@
 # Value-model benchmark (issue 3, docs/BENCHMARKS.md), same machine, same run:
 #  1. CDNOW master (23,570 customers, from the lifetimes 0.11.3 wheel): fit BG/NBD + Gamma-Gamma and
 #     score P(alive), E[X(90 days)] and 12-month CLV for every customer, whole process each side:
-#     lifetimes (scripts/peers/lifetimes_value.py) against tenure — the project path
-#     (init + ingest + score value) and the file path (score value --orders FILE, no project).
+#     lifetimes (scripts/peers/lifetimes_value.py) against tenure's project path
+#     (init + ingest + score value), with tenure's own fit + score time from `score value --json`.
 #  2. tenure bench value at CUSTOMERS generated customers (default 10M): fit + score time, peak RSS.
 #   ./scripts/bench_value.sh            CUSTOMERS=1000000 ./scripts/bench_value.sh
 set -euo pipefail
@@ -38,17 +38,19 @@ MAP=(--map customer_id=customer_id --map ordered_at=date --map amount=dollar_val
 T_INIT=$(wall "$BIN" --project "$PROJ" init)
 T_INGEST=$(wall "$BIN" --project "$PROJ" ingest "$MASTER" --table orders "${MAP[@]}")
 T_SCORE=$(wall "$BIN" --project "$PROJ" score value --interval-resamples 0)
-"$BIN" --project "$PROJ" score value --interval-resamples 0 | sed -n '2,3p' | sed 's/^/tenure: /'
-T_FILE=$(wall "$BIN" score value --orders "$MASTER" "${MAP[@]}" --interval-resamples 0 --out "$WORK/tenure_scores.csv")
-python3 - "$LT" "$T_INIT" "$T_INGEST" "$T_SCORE" "$T_FILE" <<'PY'
-import sys
-lt, init, ingest, score, file_ = ([float(x) for x in a.split()] for a in sys.argv[1:])
+"$BIN" --project "$PROJ" score value --interval-resamples 0 --json >"$WORK/tenure_value.json"
+python3 - "$LT" "$T_INIT" "$T_INGEST" "$T_SCORE" "$WORK/tenure_value.json" <<'PY'
+import json, sys
+lt, init, ingest, score = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+v = json.load(open(sys.argv[5]))
+kernel = sum(p[1] for p in v["phases"])
+print("tenure: bg/nbd", [round(x, 4) for x in v["bg_nbd"]], "gamma-gamma", v["gamma_gamma"])
 project = init[0] + ingest[0] + score[0]
 print("| | wall | peak RSS | lifetimes / tenure |")
 print("|---|---|---|---|")
 print(f"| lifetimes 0.11.3 (read, summary, fit, score) | {lt[0]:.2f} s | {lt[1]/1024:.0f} MB | 1 |")
-print(f"| tenure, file (`score value --orders`) | {file_[0]:.3f} s | {file_[1]/1024:.0f} MB | {lt[0]/file_[0]:.0f}x |")
 print(f"| tenure, project (init {init[0]:.2f} + ingest {ingest[0]:.2f} + score {score[0]:.2f}) | {project:.2f} s | {max(init[1], ingest[1], score[1])/1024:.0f} MB | {lt[0]/project:.1f}x |")
+print(f"| of which tenure's fit + score | {kernel:.3f} s | | {lt[0]/kernel:.0f}x |")
 PY
 
 echo "== tenure bench value --customers $CUSTOMERS"

@@ -4,6 +4,10 @@
 //! Exit codes: 0 success; 1 failure (the message says what to do); 2 bad usage; 3 an ingest finished
 //! but refused some rows (see its rejects file).
 
+mod lm;
+mod risk;
+mod segment;
+mod sentiment;
 mod serve;
 
 use std::path::PathBuf;
@@ -19,10 +23,7 @@ use tenure_engine::store::arrow::util::pretty::pretty_format_batches;
 use tenure_engine::store::{
     parse_date, Delimiter, Format, Horizon, IngestOptions, IngestReport, OnConflict, Status, Store,
 };
-
-mod lm;
-mod risk;
-mod segment;
+use tenure_engine::RiskTarget;
 
 #[derive(Parser)]
 #[command(
@@ -85,6 +86,18 @@ enum SegmentKind {
     Cluster,
 }
 
+/// `tenure train …`: the risk models, and the other trainers flattened in.
+#[derive(Subcommand)]
+enum TrainWhat {
+    /// Churn risk: gradient-boosted trees on as-of behaviour features + BG/NBD outputs, fitted at
+    /// an earlier origin and evaluated at --as-of (report in models/<id>/).
+    Churn(risk::TrainRiskArgs),
+    /// High value: the top --share of spend in the horizon, same model and split as churn.
+    Highvalue(risk::TrainRiskArgs),
+    #[command(flatten)]
+    Other(sentiment::TrainCommand),
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Language-model packages: `pull` one into the model cache, `list` the catalogue.
@@ -94,6 +107,16 @@ enum Command {
     },
     /// Embed text lines (stdin or --file) with a local encoder; one vector per line, in order.
     Embed(lm::EmbedArgs),
+    /// Train a task head: `sentiment` = a head on frozen embeddings of a labelled corpus.
+    Train {
+        #[command(subcommand)]
+        what: TrainWhat,
+    },
+    /// Analyse the store's text: `reviews` = sentiment per review, satisfaction per customer/product.
+    Analyze {
+        #[command(subcommand)]
+        what: sentiment::AnalyzeCommand,
+    },
     /// Create a project in --project (safe to run again).
     Init,
     /// Load a CSV, JSONL or Parquet file into a table, accounting for every row.
@@ -291,6 +314,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Models { action } => lm::models(action, cli.json)?,
         Command::Embed(args) => lm::embed(args, cli.json)?,
+        Command::Train { what } => match what {
+            TrainWhat::Churn(a) => risk::train(RiskTarget::Churn, a, &project, cli.json)?,
+            TrainWhat::Highvalue(a) => risk::train(RiskTarget::HighValue, a, &project, cli.json)?,
+            TrainWhat::Other(w) => sentiment::train(w, &project, cli.json)?,
+        },
+        Command::Analyze { what } => sentiment::analyze(what, &project, cli.json)?,
         Command::Init => {
             let store = Store::init(&project)?;
             if cli.json {
@@ -510,7 +539,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let store = Store::open(&project)?;
             let (Some(as_of), Some(horizon)) = (as_of, horizon) else {
-                anyhow::bail!("eval value needs --as-of and --horizon, e.g. --as-of 1997-09-30 --horizon 39w");
+                anyhow::bail!(
+                    "eval value needs --as-of and --horizon, e.g. --as-of 1997-09-30 --horizon 39w"
+                );
             };
             let opts = tenure_engine::ValueEvalOptions {
                 as_of: parse_date(&as_of)?,
@@ -667,11 +698,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     print_status(&p.status);
                     println!(
-                        "features of {} customers: {}\n",
+                        "features of {} customers: {}",
                         p.feature_rows,
                         p.features_file.display()
                     );
+                    if let (Some(v), Some(e)) = (&p.value, &p.evaluation) {
+                        println!(
+                            "value: {} customers scored as of {}; CLV over 12 months {:.0}; BG/NBD holdout correlation {} ({} to {}), report {}\n",
+                            v.customers,
+                            v.as_of,
+                            v.clv_total,
+                            e.holdout
+                                .correlation
+                                .map(|c| format!("{c:.3}"))
+                                .unwrap_or_else(|| "n/a".into()),
+                            e.options.as_of,
+                            e.holdout_end,
+                            e.report_html.display()
+                        );
+                    }
                 }
+                println!("Report: {}", report.report_html.display());
                 println!(
                     "Try: tenure --project {} sql \"SELECT * FROM orders LIMIT 5\"",
                     report.cdnow.dir.display()
@@ -747,17 +794,6 @@ fn print_status(s: &Status) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_definition_is_valid() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
-    }
-}
-
 fn print_value_eval(r: &tenure_engine::ValueEvalReport) {
     let pct = |v: Option<f64>| {
         v.map(|v| format!("{:+.1}%", 100.0 * v))
@@ -822,4 +858,15 @@ fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

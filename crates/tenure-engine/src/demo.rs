@@ -4,9 +4,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tenure_sim::{SimParams, SimSummary};
-use tenure_store::{parse_date, IngestOptions, IngestReport, Status, Store};
+use tenure_store::{parse_date, Horizon, IngestOptions, IngestReport, Status, Store};
 
+use crate::chart::escape;
 use crate::error::{EngineError, Result};
+use crate::value::{score_value, ValueOptions, ValueSummary};
+use crate::value_eval::{evaluate_value, PurchaseModelKind, ValueEvalOptions, ValueEvalReport};
 
 /// The CDNOW 1/10 sample (Fader, Hardie & Lee 2005; MIT, from PyPI `lifetimes` 0.11.3), compiled into
 /// the binary so the demo needs no download and no data folder.
@@ -44,6 +47,10 @@ pub struct ProjectReport {
     pub features_file: PathBuf,
     /// Customers in it.
     pub feature_rows: u64,
+    /// Value scores of every customer as of the last order day (none without orders).
+    pub value: Option<ValueSummary>,
+    /// Holdout validation of the purchase model (none without orders).
+    pub evaluation: Option<ValueEvalReport>,
 }
 
 /// What the demo did.
@@ -55,6 +62,8 @@ pub struct DemoReport {
     pub shop: ProjectReport,
     /// What the simulator wrote.
     pub shop_summary: SimSummary,
+    /// The static HTML report of the whole demo.
+    pub report_html: PathBuf,
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -95,12 +104,27 @@ pub fn run_demo(opts: &DemoOptions, stage: &mut dyn FnMut(&str, u64)) -> Result<
     let features_file = cdnow_dir.join("features-1997-09-30.csv");
     let as_of = parse_date("1997-09-30")?;
     let feature_rows = store.copy_to(&store.features_sql(as_of)?, &features_file)?;
+    stage("score CDNOW customers", 0);
+    let value = score_value(&store, &ValueOptions::default())?;
+    stage("validate BG/NBD on CDNOW (weeks 40-78)", 0);
+    let evaluation = evaluate_value(
+        &store,
+        &ValueEvalOptions {
+            as_of,
+            horizon: Horizon::Weeks(39),
+            model: PurchaseModelKind::BgNbd,
+            max_frequency: 7,
+        },
+        chrono::Utc::now().naive_utc(),
+    )?;
     let cdnow = ProjectReport {
         dir: cdnow_dir,
         ingests: vec![r],
         status: store.status()?,
         features_file,
         feature_rows,
+        value: Some(value),
+        evaluation: Some(evaluation),
     };
     drop(store);
 
@@ -139,16 +163,119 @@ pub fn run_demo(opts: &DemoOptions, stage: &mut dyn FnMut(&str, u64)) -> Result<
     let as_of = store.last_order_date()?.unwrap_or(params.end);
     let features_file = shop_dir.join(format!("features-{as_of}.parquet"));
     let feature_rows = store.copy_to(&store.features_sql(as_of)?, &features_file)?;
+    let (value, evaluation) = if store.count("orders")? > 0 {
+        stage("score shop customers", 0);
+        let value = score_value(&store, &ValueOptions::default())?;
+        stage("validate BG/NBD on the shop (last 90 days held out)", 0);
+        let calibration_end = as_of
+            .checked_sub_days(chrono::Days::new(90))
+            .ok_or_else(|| EngineError::Data("the shop's period is too short".into()))?;
+        let evaluation = evaluate_value(
+            &store,
+            &ValueEvalOptions {
+                as_of: calibration_end,
+                horizon: Horizon::Days(90),
+                model: PurchaseModelKind::BgNbd,
+                max_frequency: 7,
+            },
+            chrono::Utc::now().naive_utc(),
+        )?;
+        (Some(value), Some(evaluation))
+    } else {
+        (None, None)
+    };
     let shop = ProjectReport {
         dir: shop_dir,
         ingests,
         status: store.status()?,
         features_file,
         feature_rows,
+        value,
+        evaluation,
     };
-    Ok(DemoReport {
+    let report_html = opts.dir.join("report.html");
+    let report = DemoReport {
         cdnow,
         shop,
         shop_summary,
-    })
+        report_html,
+    };
+    write(&report.report_html, render_demo_html(&report).as_bytes())?;
+    Ok(report)
+}
+
+/// The demo's static report: one page per run with each project's ingest accounting, value summary
+/// and RFM groups, linking to the model reports.
+pub fn render_demo_html(r: &DemoReport) -> String {
+    use std::fmt::Write as _;
+    let mut h = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tenure demo</title>\
+         <style>body{font-family:sans-serif;max-width:860px;margin:2em auto;color:#222}\
+         table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
+         th{background:#f4f4f4}td:first-child{text-align:left}</style></head><body><h1>tenure demo</h1>",
+    );
+    for (name, p) in [
+        ("CDNOW (real data, 1/10 sample)", &r.cdnow),
+        ("Generated shop", &r.shop),
+    ] {
+        let (Some(v), Some(e)) = (&p.value, &p.evaluation) else {
+            continue;
+        };
+        let _ = write!(
+            h,
+            "<h2>{}</h2><p>Project <code>{}</code>. {} customers scored as of {}: expected purchases in the next 90 days {:.0}; CLV over 12 months {:.0}.</p>",
+            escape(name),
+            escape(&p.dir.display().to_string()),
+            v.customers,
+            v.as_of,
+            v.expected_purchases_90d,
+            v.clv_total
+        );
+        h.push_str("<table><tr><th>file / table</th><th>read</th><th>accepted</th><th>duplicate</th><th>conflicting</th><th>rejected</th></tr>");
+        for i in &p.ingests {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&i.table),
+                i.read,
+                i.accepted,
+                i.duplicate,
+                i.conflicting,
+                i.rejected
+            );
+        }
+        h.push_str("</table><table><tr><th>RFM group</th><th>customers</th><th>spend</th><th>CLV</th></tr>");
+        for (g, s) in &v.groups {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td></tr>",
+                escape(g),
+                s.customers,
+                s.spend,
+                s.clv
+            );
+        }
+        let rel = |o: Option<f64>| {
+            o.map(|v| format!("{:+.1}%", 100.0 * v))
+                .unwrap_or_else(|| "n/a".into())
+        };
+        let link = e
+            .report_html
+            .strip_prefix(r.report_html.parent().unwrap_or(Path::new("")))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| e.report_html.display().to_string());
+        let _ = write!(
+            h,
+            "</table><p>Holdout validation ({} to {}): per-customer correlation {}, aggregate error {}, \
+             cumulative repeat purchases at the end {}. <a href=\"{}\">Model report</a>.</p>",
+            e.options.as_of,
+            e.holdout_end,
+            e.holdout.correlation.map(|c| format!("{c:.3}")).unwrap_or_else(|| "n/a".into()),
+            rel(e.holdout.relative_error),
+            rel(e.cumulative.relative_error),
+            escape(&link)
+        );
+    }
+    h.push_str("</body></html>");
+    h
 }

@@ -10,6 +10,7 @@ mod error;
 mod named_segments;
 mod risk;
 mod segment;
+mod sentiment;
 mod value;
 mod value_eval;
 
@@ -19,7 +20,9 @@ pub use customers::{
     CustomerPage, CustomerProfile, CustomerQuery, CustomerSort, Driver, JsonRow, PiiMode, ScoreRun,
     Why, DEFAULT_PAGE, MAX_PAGE,
 };
-pub use demo::{run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE};
+pub use demo::{
+    render_demo_html, run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE,
+};
 pub use error::{EngineError, Result};
 pub use named_segments::{
     create_segment, export_segment, list_segments, rfm_slug, validate_predicate,
@@ -29,14 +32,18 @@ pub use named_segments::{
 pub use risk::{
     as_of_guard, bench_risk, buyer_columns, evaluate_risk, high_value_labels, load_risk_model,
     p_no_purchase, render_risk_html, score_customer, score_risk, train_risk, training_window,
-    truncated_features_sql, AsOfGuard, Baseline, RiskBenchReport, RiskEval, RiskModel,
-    RiskOptions, RiskReport, RiskScoreSummary, RiskTarget, TrainingWindow, BASE_COLUMNS,
-    BTYD_COLUMNS, OPTIONAL_COLUMNS,
+    truncated_features_sql, AsOfGuard, Baseline, RiskBenchReport, RiskEval, RiskModel, RiskOptions,
+    RiskReport, RiskScoreSummary, RiskTarget, TrainingWindow, BASE_COLUMNS, BTYD_COLUMNS,
+    OPTIONAL_COLUMNS,
 };
 pub use segment::{
     assign_customer, cluster_customers, cluster_sizes_sql, load_cluster_model, segment_clusters,
     tokenize, ClusterAssignment, ClusterFit, ClusterModel, ClusterOptions, ClusterProfile,
     ClusterSummary, FeatureColumn, FeatureSpec, Missing, CLUSTER_MODEL_KIND,
+};
+pub use sentiment::{
+    analyze_reviews, embed_cached, train_sentiment, AnalyzeReviewsOptions, AnalyzeReviewsReport,
+    SentimentData, TrainSentimentOptions, TrainSentimentReport,
 };
 pub use value::{
     rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary, ValueOptions,

@@ -484,16 +484,16 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
                 .collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
-            (0..n).map(|i| opt(&p_alive, i)).collect::<Vec<_>>(),
+            (0..n).map(|i| opt(p_alive, i)).collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
-            (0..n).map(|i| opt(&e30, i)).collect::<Vec<_>>(),
+            (0..n).map(|i| opt(e30, i)).collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
-            (0..n).map(|i| opt(&e90, i)).collect::<Vec<_>>(),
+            (0..n).map(|i| opt(e90, i)).collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
-            (0..n).map(|i| opt(&e365, i)).collect::<Vec<_>>(),
+            (0..n).map(|i| opt(e365, i)).collect::<Vec<_>>(),
         )),
         Arc::new(Date32Array::from(
             (0..n)
@@ -506,10 +506,10 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
                 .collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
-            (0..n).map(|i| opt(&exp_spend, i)).collect::<Vec<_>>(),
+            (0..n).map(|i| opt(exp_spend, i)).collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
-            (0..n).map(|i| opt(&clv, i)).collect::<Vec<_>>(),
+            (0..n).map(|i| opt(clv, i)).collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
             (0..n)

@@ -180,7 +180,7 @@ mod tests {
             assert_eq!(h.x[i] == 0.0, h.monetary_mean[i].is_nan());
             assert!(h.spend[i] > 0.0);
         }
-        assert!(h.x.iter().any(|&x| x > 0.0) && h.x.iter().any(|&x| x == 0.0));
+        assert!(h.x.iter().any(|&x| x > 0.0) && h.x.contains(&0.0));
         assert!(purchase_histories(&HistoryParams { r: -1.0, ..p }).is_err());
     }
 }

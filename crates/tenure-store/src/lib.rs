@@ -13,6 +13,7 @@ mod schema;
 mod serving;
 mod source;
 mod store;
+mod text;
 
 pub use config::{Config, ProjectSection, CONFIG_FILE};
 pub use error::{Result, StoreError};
@@ -23,6 +24,7 @@ pub use schema::{table, ColType, ColumnSpec, TableSpec, MIGRATIONS, TABLES};
 pub use serving::{ApiKeyRecord, SegmentRecord, SqlParam};
 pub use source::Delimiter;
 pub use store::{check_read_only, ModelRecord, Status, Store, TableStatus, DB_FILE};
+pub use text::{ReviewAnalysisRow, ReviewText, Satisfaction};
 
 /// Arrow, re-exported so callers use the same version as the store.
 pub use arrow;
