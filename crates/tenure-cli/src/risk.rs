@@ -34,11 +34,7 @@ pub fn train(target: RiskTarget, a: TrainRiskArgs, project: &Path, json: bool) -
     let as_of = match a.as_of {
         Some(d) => parse_date(&d)?,
         None => {
-            let last = store.last_order_date()?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the store has no orders: ingest some with `tenure ingest FILE --table orders`"
-                )
-            })?;
+            let last = tenure_engine::last_order_date(&store)?;
             let days = horizon.days(last)?;
             last - chrono::Days::new(days as u64)
         }

@@ -46,8 +46,8 @@ pub use sentiment::{
     SentimentData, TrainSentimentOptions, TrainSentimentReport,
 };
 pub use value::{
-    rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary, ValueOptions,
-    ValueScores, ValueSummary,
+    last_order_date, rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary,
+    ValueOptions, ValueScores, ValueSummary,
 };
 pub use value_eval::{
     evaluate_value, render_html, CumulativeCheck, PurchaseModelKind, SpendCheck, ValueEvalOptions,

@@ -606,11 +606,7 @@ pub fn train_risk(store: &Store, opts: &RiskOptions, now: NaiveDateTime) -> Resu
     }
     let horizon_days = opts.horizon.days(opts.as_of)?;
     let holdout_end = opts.horizon.end(opts.as_of)?;
-    let last = store.last_order_date()?.ok_or_else(|| {
-        EngineError::Data(
-            "the store has no orders: ingest some with `tenure ingest FILE --table orders`".into(),
-        )
-    })?;
+    let last = crate::value::last_order_date(store)?;
     if last <= opts.as_of {
         return Err(EngineError::Data(format!(
             "no order after {} (the last is on {last}): the evaluation labels would be empty; pick an earlier --as-of",

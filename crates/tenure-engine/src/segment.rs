@@ -794,12 +794,7 @@ pub fn segment_clusters(
 ) -> Result<ClusterSummary> {
     let as_of = match opts.as_of {
         Some(d) => d,
-        None => store.last_order_date()?.ok_or_else(|| {
-            EngineError::Data(
-                "the store has no orders: ingest some with `tenure ingest FILE --table orders`"
-                    .into(),
-            )
-        })?,
+        None => crate::value::last_order_date(store)?,
     };
     let scores = scores_run(store, as_of)?;
     let (ids, cols) = store_columns(store, as_of, scores.as_deref(), None)?;

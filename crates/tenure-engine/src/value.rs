@@ -136,6 +136,16 @@ pub(crate) fn str_col(batches: &[RecordBatch], name: &str) -> Result<Vec<String>
     Ok(out)
 }
 
+/// The latest order day in the store: the default as-of date of every scoring command. Errors, saying
+/// what to do, when the store holds no orders.
+pub fn last_order_date(store: &Store) -> Result<NaiveDate> {
+    store.last_order_date()?.ok_or_else(|| {
+        EngineError::Data(
+            "the store has no orders: ingest some with `tenure ingest FILE --table orders`".into(),
+        )
+    })
+}
+
 /// Per-customer inputs of value scoring, one entry per customer, aligned. Time unit: days.
 /// Customers without an order (`orders` 0 or `x` not finite) get an RFM score but no model output.
 #[derive(Debug, Clone, Copy)]
@@ -390,12 +400,7 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
 pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
     let as_of = match opts.as_of {
         Some(d) => d,
-        None => store.last_order_date()?.ok_or_else(|| {
-            EngineError::Data(
-                "the store has no orders: ingest some with `tenure ingest FILE --table orders`"
-                    .into(),
-            )
-        })?,
+        None => last_order_date(store)?,
     };
     let f = store.customer_features(as_of)?;
     let ids = str_col(&f, "customer_id")?;

@@ -47,9 +47,9 @@ fn demo_runs_and_accounts_for_every_row() {
     assert!(report.shop.feature_rows >= 300);
 }
 
-/// Value scoring through the store on CDNOW reproduces the paper's BG/NBD fit (days = weeks × 7).
-#[test]
-fn score_value_on_cdnow_matches_the_paper_and_writes_scores() {
+/// A demo project holding CDNOW only (no generated shop), opened for writing. Keep the folder alive
+/// as long as the store.
+fn cdnow_project() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = run_demo(
         &DemoOptions {
@@ -61,6 +61,13 @@ fn score_value_on_cdnow_matches_the_paper_and_writes_scores() {
     )
     .expect("demo runs");
     let store = Store::open(&report.cdnow.dir).expect("open");
+    (dir, store)
+}
+
+/// Value scoring through the store on CDNOW reproduces the paper's BG/NBD fit (days = weeks × 7).
+#[test]
+fn score_value_on_cdnow_matches_the_paper_and_writes_scores() {
+    let (_dir, store) = cdnow_project();
     let s = score_value(
         &store,
         &ValueOptions {
@@ -89,17 +96,7 @@ fn score_value_on_cdnow_matches_the_paper_and_writes_scores() {
 /// week 78 under-forecast by about 4% (figure 2), per-customer correlation 0.626 (section 5).
 #[test]
 fn eval_value_on_cdnow_matches_the_paper_and_writes_the_report() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let report = run_demo(
-        &DemoOptions {
-            dir: dir.path().to_path_buf(),
-            shop_customers: 0,
-            seed: 1,
-        },
-        &mut |_, _| {},
-    )
-    .expect("demo runs");
-    let store = Store::open(&report.cdnow.dir).expect("open");
+    let (_dir, store) = cdnow_project();
     let opts = ValueEvalOptions {
         as_of: parse_date("1997-09-30").expect("date"),
         horizon: Horizon::parse("39w").expect("horizon"),
