@@ -32,26 +32,7 @@ pub fn rfm_slug(label: &str) -> String {
 }
 
 /// Columns of `customer_scores` a predicate may use.
-pub const PREDICATE_COLUMNS: &[&str] = &[
-    "customer_id",
-    "as_of",
-    "recency_score",
-    "frequency_score",
-    "monetary_score",
-    "rfm_cell",
-    "rfm_group",
-    "value_tier",
-    "p_alive",
-    "expected_purchases_30d",
-    "expected_purchases_90d",
-    "expected_purchases_365d",
-    "next_order_date",
-    "expected_avg_spend",
-    "clv",
-    "clv_low",
-    "clv_high",
-    "scored_at",
-];
+pub const PREDICATE_COLUMNS: &[&str] = crate::value::CUSTOMER_SCORES_COLUMNS.split_at(1).1;
 
 const PREDICATE_WORDS: &[&str] = &[
     "and",

@@ -136,6 +136,30 @@ pub(crate) fn str_col(batches: &[RecordBatch], name: &str) -> Result<Vec<String>
     Ok(out)
 }
 
+/// The columns of `customer_scores`, in table order: what `score_value` writes, and (without `run_id`)
+/// what a named segment's predicate may read.
+pub const CUSTOMER_SCORES_COLUMNS: [&str; 19] = [
+    "run_id",
+    "as_of",
+    "customer_id",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_cell",
+    "rfm_group",
+    "value_tier",
+    "p_alive",
+    "expected_purchases_30d",
+    "expected_purchases_90d",
+    "expected_purchases_365d",
+    "next_order_date",
+    "expected_avg_spend",
+    "clv",
+    "clv_low",
+    "clv_high",
+    "scored_at",
+];
+
 /// The latest order day in the store: the default as-of date of every scoring command. Errors, saying
 /// what to do, when the store holds no orders.
 pub fn last_order_date(store: &Store) -> Result<NaiveDate> {
@@ -540,32 +564,8 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
             n
         ])),
     ];
-    let batch = RecordBatch::try_from_iter(
-        [
-            "run_id",
-            "as_of",
-            "customer_id",
-            "recency_score",
-            "frequency_score",
-            "monetary_score",
-            "rfm_cell",
-            "rfm_group",
-            "value_tier",
-            "p_alive",
-            "expected_purchases_30d",
-            "expected_purchases_90d",
-            "expected_purchases_365d",
-            "next_order_date",
-            "expected_avg_spend",
-            "clv",
-            "clv_low",
-            "clv_high",
-            "scored_at",
-        ]
-        .into_iter()
-        .zip(cols),
-    )
-    .map_err(|e| EngineError::Data(e.to_string()))?;
+    let batch = RecordBatch::try_from_iter(CUSTOMER_SCORES_COLUMNS.into_iter().zip(cols))
+        .map_err(|e| EngineError::Data(e.to_string()))?;
     store.append_derived("customer_scores", &[batch])?;
     let run = RecordBatch::try_from_iter([
         (
