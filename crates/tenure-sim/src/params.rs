@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 /// | `r`, `alpha` | 0.35, 5.0 | purchase rate λ ~ Gamma(shape r, rate α), per week (CDNOW: 0.24, 4.41) |
 /// | `a`, `b` | 0.8, 2.5 | base dropout probability p ~ Beta(a, b) (CDNOW: 0.79, 2.43) |
 /// | `satisfaction_effect` | 1.0 | β in p' = logistic(logit p − β·s); 0 switches the planted signal off |
+/// | `leave_after_issue` | 0.4 | chance that an order issue makes a customer of average satisfaction leave after that order (logit shifted by −β·s); the customer says so in the order's review or ticket 80% of the time; 0 switches this text-only signal off |
 /// | `spend_p`, `spend_q`, `spend_gamma` | 6.0, 3.8, 25.0 | Gamma-Gamma spend: ν ~ Gamma(q, rate γ), order target ~ Gamma(p, rate ν) (CDNOW: 6.25, 3.74, 15.44) |
 /// | `acquisition_growth` | 3.0 | acquisition rate on the last day ÷ on the first day (linear ramp) |
 /// | `holiday_boost` | 1.0 | extra acquisition from 15 November to 31 December (1.0 doubles it) |
@@ -56,6 +57,13 @@ pub struct SimParams {
     pub b: f64,
     /// How strongly satisfaction lowers dropout (β); 0 switches the planted signal off.
     pub satisfaction_effect: f64,
+    /// Chance that an order with an issue (late, broken, wrong item) makes a customer of average
+    /// satisfaction resolve to leave right after that order; per customer
+    /// logistic(logit(`leave_after_issue`) − β·s). The order's review and ticket then state it
+    /// ("This was my last order here.") with probability 0.8 each, while the rating, the issue and
+    /// the ticket count follow the same rules as for customers who stay: only the words tell. 0
+    /// switches it off and reproduces the shop without it byte for byte.
+    pub leave_after_issue: f64,
     /// Gamma-Gamma `p`: shape of one order's target spend given the customer.
     pub spend_p: f64,
     /// Gamma-Gamma `q`: shape of the customer's spend rate ν; must exceed 1 for a finite mean.
@@ -103,6 +111,7 @@ impl Default for SimParams {
             a: 0.8,
             b: 2.5,
             satisfaction_effect: 1.0,
+            leave_after_issue: 0.4,
             spend_p: 6.0,
             spend_q: 3.8,
             spend_gamma: 25.0,
@@ -217,6 +226,13 @@ impl SimParams {
             ("zh_product_share", self.zh_product_share),
             ("review_prob", self.review_prob),
         ];
+        if !(0.0..1.0).contains(&self.leave_after_issue) {
+            return Err(param(
+                "leave_after_issue",
+                self.leave_after_issue,
+                "pass a probability from 0 (off) up to, not including, 1",
+            ));
+        }
         for (name, v) in shares {
             if !(0.0..=1.0).contains(&v) {
                 return Err(param(name, v, "pass a share between 0 and 1"));
@@ -288,6 +304,10 @@ mod tests {
             },
             SimParams {
                 satisfaction_effect: f64::INFINITY,
+                ..SimParams::default()
+            },
+            SimParams {
+                leave_after_issue: 1.0,
                 ..SimParams::default()
             },
             SimParams {

@@ -28,6 +28,8 @@ const HORIZON_DAYS: i64 = 90;
 const CANCEL_PROB: f64 = 0.025;
 /// Intercept of the chance of an issue, logistic(ISSUE_INTERCEPT − 1.5·experience): 5.7% at e = 0.
 const ISSUE_INTERCEPT: f64 = -2.8;
+/// Chance that a review or ticket of an order after which the customer resolved to leave says so.
+const SAYS_LEAVING_PROB: f64 = 0.8;
 /// Chance a completed order without a damaged or wrong item is returned anyway.
 const BASE_RETURN_PROB: f64 = 0.02;
 /// Chance an order with a broken or wrong item is returned.
@@ -203,6 +205,8 @@ struct Latent {
     lambda: f64,
     base_p: f64,
     p: f64,
+    /// Chance that an order issue makes this customer leave after that order (0 when switched off).
+    leave_prob: f64,
     /// Gamma-Gamma ν: the customer's orders have target spend Gamma(spend_p, rate ν).
     nu: f64,
     favourite: usize,
@@ -415,6 +419,12 @@ impl<'a> Gen<'a> {
         let base_p = self.p_dist.sample(rng).clamp(1e-9, 1.0 - 1e-9);
         let p =
             logistic((base_p / (1.0 - base_p)).ln() - params.satisfaction_effect * satisfaction);
+        let leave_prob = if params.leave_after_issue > 0.0 {
+            let l = params.leave_after_issue;
+            logistic((l / (1.0 - l)).ln() - params.satisfaction_effect * satisfaction)
+        } else {
+            0.0
+        };
         let nu = self.nu_dist.sample(rng).max(1e-12);
         let favourite = rng.random_range(0..CATEGORIES.len());
         let mut u = rng.random::<f64>();
@@ -446,6 +456,7 @@ impl<'a> Gen<'a> {
             lambda,
             base_p,
             p,
+            leave_prob,
             nu,
             favourite,
             channel,
@@ -514,12 +525,14 @@ impl<'a> Gen<'a> {
                 if at >= self.end_secs {
                     break;
                 }
-                self.order(&mut rng, &c, at)?;
+                let leaving = self.order(&mut rng, &c, at)?;
                 orders += 1;
                 first_at.get_or_insert(at);
                 last_at = Some(at);
                 prev = at;
-                if orders > 1 && rng.random::<f64>() < c.p {
+                // A customer who resolved to leave after a bad order drops out then, first order
+                // or not; otherwise BG/NBD's coin after each repeat purchase.
+                if leaving || (orders > 1 && rng.random::<f64>() < c.p) {
                     dropout_at = Some(at);
                     break;
                 }
@@ -596,7 +609,8 @@ impl<'a> Gen<'a> {
     }
 
     /// One order at `at`: the session before it, its lines, and what follows (review, ticket).
-    fn order(&mut self, rng: &mut ChaCha8Rng, c: &Latent, at: i64) -> Result<()> {
+    /// Returns whether the order's issue made the customer resolve to leave after it.
+    fn order(&mut self, rng: &mut ChaCha8Rng, c: &Latent, at: i64) -> Result<bool> {
         self.summary.orders += 1;
         self.oid.clear();
         push_id(&mut self.oid, 'O', self.summary.orders, 9);
@@ -709,6 +723,9 @@ impl<'a> Gen<'a> {
                     _ => Issue::WrongItem,
                 }
             };
+        // An issue may make the customer resolve to leave (no draw when switched off, so the
+        // shop without it is reproduced exactly).
+        let leaving = issue != Issue::None && c.leave_prob > 0.0 && rng.random::<f64>() < c.leave_prob;
         let returned = !cancelled
             && rng.random::<f64>()
                 < if matches!(issue, Issue::BrokenItem | Issue::WrongItem) {
@@ -756,7 +773,7 @@ impl<'a> Gen<'a> {
         }
         self.summary.order_items += self.lines.len() as u64;
         if cancelled {
-            return Ok(());
+            return Ok(false);
         }
 
         // Review of one of the order's products; rating and wording follow the experience.
@@ -772,6 +789,9 @@ impl<'a> Gen<'a> {
                 let noun = self.noun(line.product, c.zh);
                 self.text.clear();
                 text::push_review(&mut self.text, rng, rating, issue, c.zh, noun);
+                if leaving && rng.random::<f64>() < SAYS_LEAVING_PROB {
+                    text::push_leaving(&mut self.text, rng, c.zh);
+                }
                 self.summary.reviews += 1;
                 self.pid.clear();
                 product_id(&mut self.pid, line.product);
@@ -804,9 +824,9 @@ impl<'a> Gen<'a> {
             topics[1] = Some(Topic::Refund);
         }
         for topic in topics.into_iter().flatten() {
-            self.ticket(rng, c, topic, at, first as u32)?;
+            self.ticket(rng, c, topic, at, first as u32, leaving)?;
         }
-        Ok(())
+        Ok(leaving)
     }
 
     fn noun(&self, product: u32, zh: bool) -> &'static str {
@@ -826,6 +846,7 @@ impl<'a> Gen<'a> {
         topic: Topic,
         at: i64,
         product: u32,
+        leaving: bool,
     ) -> Result<()> {
         let (lo, hi) = match topic {
             Topic::LateDelivery => (4, 14),
@@ -848,6 +869,9 @@ impl<'a> Gen<'a> {
             city,
         };
         text::push_ticket(&mut self.text, rng, topic, c.zh, angry, fill);
+        if leaving && rng.random::<f64>() < SAYS_LEAVING_PROB {
+            text::push_leaving(&mut self.text, rng, c.zh);
+        }
         let negative = matches!(
             topic,
             Topic::LateDelivery | Topic::BrokenItem | Topic::WrongItem | Topic::Refund

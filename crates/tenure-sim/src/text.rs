@@ -1610,6 +1610,29 @@ const TK_ANGRY_ZH: &[&str] = &[
 const TK_BYE_EN: &[&str] = &["Thanks.", "Regards", "", "Thank you"];
 const TK_BYE_ZH: &[&str] = &["谢谢。", "", "谢谢！"];
 
+const LEAVING_EN: &[&str] = &[
+    "This was my last order here.",
+    "I won't be ordering from you again.",
+    "I'm done with this shop, please close my account.",
+    "I'll buy elsewhere from now on.",
+];
+const LEAVING_ZH: &[&str] = &[
+    "这是我最后一次在这里买东西了。",
+    "以后不会再来买了。",
+    "请注销我的账号。",
+    "以后去别家买了。",
+];
+
+/// Appends a sentence saying the customer is leaving the shop (after a space in English), for the
+/// review or ticket of an order after which the customer resolved to leave.
+pub(crate) fn push_leaving(buf: &mut String, rng: &mut ChaCha8Rng, zh: bool) {
+    if !zh && !buf.is_empty() && !buf.ends_with(' ') {
+        buf.push(' ');
+    }
+    let list: &[&str] = if zh { LEAVING_ZH } else { LEAVING_EN };
+    buf.push_str(*pick(rng, list));
+}
+
 /// Appends a support ticket about `topic`; an angry sentence is added when `angry` (low satisfaction).
 pub(crate) fn push_ticket(
     buf: &mut String,

@@ -141,3 +141,52 @@ fn latent_draws_follow_their_distributions() {
         "prospect share {prospects}"
     );
 }
+
+/// The sentences of customers who resolved to leave (`leave_after_issue`).
+const LEAVING: [&str; 8] = [
+    "This was my last order here.",
+    "I won't be ordering from you again.",
+    "I'm done with this shop",
+    "I'll buy elsewhere from now on.",
+    "这是我最后一次在这里买东西了。",
+    "以后不会再来买了。",
+    "请注销我的账号。",
+    "以后去别家买了。",
+];
+
+#[test]
+fn customers_who_say_they_leave_have_left_and_the_switch_turns_it_off() {
+    let (dir, _) = shop(&params());
+    let d = dir.path();
+    let truth = rows(d, "ground_truth.csv", GROUND_TRUTH);
+    let alive: HashMap<String, bool> = truth
+        .iter()
+        .map(|g| (g["customer_id"].clone(), g["alive_at_end"] == "true"))
+        .collect();
+    let mut sayers = std::collections::HashSet::new();
+    for (file, cols) in [("reviews.csv", REVIEWS), ("tickets.csv", TICKETS)] {
+        for r in rows(d, file, cols) {
+            if LEAVING.iter().any(|w| r["text"].contains(w)) {
+                sayers.insert(r["customer_id"].clone());
+            }
+        }
+    }
+    assert!(sayers.len() >= 20, "{} customers say they leave", sayers.len());
+    assert!(
+        sayers.iter().all(|c| !alive[c]),
+        "everyone who says they leave has dropped out"
+    );
+    let (off, _) = shop(&SimParams {
+        leave_after_issue: 0.0,
+        ..params()
+    });
+    for (file, cols) in [("reviews.csv", REVIEWS), ("tickets.csv", TICKETS)] {
+        for r in rows(off.path(), file, cols) {
+            assert!(
+                !LEAVING.iter().any(|w| r["text"].contains(w)),
+                "no leaving sentence when switched off: {}",
+                r["text"]
+            );
+        }
+    }
+}
