@@ -13,6 +13,7 @@ mod segment;
 mod sentiment;
 mod value;
 mod value_eval;
+mod value_file;
 
 pub use bench::{bench_value, ValueBenchReport};
 pub use customers::{
@@ -49,6 +50,7 @@ pub use value::{
     last_order_date, rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary,
     ValueOptions, ValueScores, ValueSummary,
 };
+pub use value_file::{score_orders_file, FileValueSummary};
 pub use value_eval::{
     evaluate_value, render_html, CumulativeCheck, PurchaseModelKind, SpendCheck, ValueEvalOptions,
     ValueEvalReport,

@@ -14,9 +14,10 @@
 //! identical rows of the file: re-ingesting a file changes nothing, and two identical purchases in one
 //! file stay two.
 
-mod batch;
+pub(crate) mod batch;
 #[cfg(test)]
 mod routing_tests;
+
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -180,7 +181,7 @@ fn is_known_name(name: &str) -> bool {
 }
 
 /// Resolve which source column feeds each of the table's columns.
-fn resolve_mapping(
+pub(crate) fn resolve_mapping(
     spec: &TableSpec,
     columns: &[String],
     explicit: &[(String, String)],
@@ -247,12 +248,12 @@ fn resolve_mapping(
 }
 
 /// An opened input: its column names and a way to read its records.
-struct Opened {
-    columns: Vec<String>,
+pub(crate) struct Opened {
+    pub(crate) columns: Vec<String>,
     reader: Reader,
     pending: Option<RawRecord>,
-    delimiter: Option<Delimiter>,
-    header: bool,
+    pub(crate) delimiter: Option<Delimiter>,
+    pub(crate) header: bool,
 }
 
 enum Reader {
@@ -267,7 +268,7 @@ enum Reader {
 }
 
 impl Opened {
-    fn next(&mut self, rec: &mut RawRecord) -> Result<bool> {
+    pub(crate) fn next(&mut self, rec: &mut RawRecord) -> Result<bool> {
         if let Some(p) = self.pending.take() {
             *rec = p;
             return Ok(true);
@@ -313,7 +314,7 @@ impl Opened {
         }
     }
 
-    fn blank_lines(&self) -> u64 {
+    pub(crate) fn blank_lines(&self) -> u64 {
         match &self.reader {
             Reader::Delimited(r) => r.blank_lines,
             Reader::Jsonl(r) => r.blank_lines,
@@ -322,103 +323,110 @@ impl Opened {
     }
 }
 
-impl Store {
-    fn open_input(&self, path: &Path, format: Format, opts: &IngestOptions) -> Result<Opened> {
-        let input_err = |message: String| StoreError::Input {
-            path: path.into(),
-            message,
-        };
-        match format {
-            Format::Parquet => {
-                let p = path.to_string_lossy().replace('\'', "''");
-                let batches = self
-                    .query_arrow(&format!(
-                        "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet('{p}')"
-                    ))
-                    .map_err(|e| input_err(format!("not a readable Parquet file ({e})")))?;
-                let columns = batches
-                    .first()
-                    .map(|b| {
-                        b.schema()
-                            .fields()
-                            .iter()
-                            .map(|f| f.name().clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Ok(Opened {
-                    columns,
-                    reader: Reader::Rows {
-                        batches,
-                        batch: 0,
-                        row: 0,
-                        line: 0,
-                    },
-                    pending: None,
-                    delimiter: None,
-                    header: true,
+/// Open an input file for reading: its column names (header, numbered, JSON keys or Parquet schema)
+/// and a record reader. Parquet is read through `read_parquet`, a query on any DuckDB connection, so
+/// callers without a project (store-less scoring) pass an in-memory one.
+pub(crate) fn open_input(
+    path: &Path,
+    format: Format,
+    opts: &IngestOptions,
+    read_parquet: &dyn Fn(&str) -> Result<Vec<RecordBatch>>,
+) -> Result<Opened> {
+    let input_err = |message: String| StoreError::Input {
+        path: path.into(),
+        message,
+    };
+    match format {
+        Format::Parquet => {
+            let p = path.to_string_lossy().replace('\'', "''");
+            let batches = read_parquet(&format!(
+                "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet('{p}')"
+            ))
+                .map_err(|e| input_err(format!("not a readable Parquet file ({e})")))?;
+            let columns = batches
+                .first()
+                .map(|b| {
+                    b.schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect()
                 })
+                .unwrap_or_default();
+            Ok(Opened {
+                columns,
+                reader: Reader::Rows {
+                    batches,
+                    batch: 0,
+                    row: 0,
+                    line: 0,
+                },
+                pending: None,
+                delimiter: None,
+                header: true,
+            })
+        }
+        Format::Jsonl => {
+            let (sample, reader) = open_text(path)?;
+            if sample.is_empty() {
+                return Err(input_err(
+                    "the file is empty: there is nothing to ingest".into(),
+                ));
             }
-            Format::Jsonl => {
-                let (sample, reader) = open_text(path)?;
-                if sample.is_empty() {
-                    return Err(input_err(
-                        "the file is empty: there is nothing to ingest".into(),
-                    ));
-                }
-                let columns = jsonl_columns(&sample);
-                if columns.is_empty() {
-                    return Err(input_err(
-                        "no JSON object found in the first lines: expected one object per line (JSON Lines)".into(),
-                    ));
-                }
-                Ok(Opened {
-                    reader: Reader::Jsonl(JsonlReader::new(reader, columns.clone())),
-                    columns,
-                    pending: None,
-                    delimiter: None,
-                    header: false,
-                })
+            let columns = jsonl_columns(&sample);
+            if columns.is_empty() {
+                return Err(input_err(
+                    "no JSON object found in the first lines: expected one object per line (JSON Lines)".into(),
+                ));
             }
-            Format::Csv => {
-                let (sample, reader) = open_text(path)?;
-                if sample.iter().all(u8::is_ascii_whitespace) {
-                    return Err(input_err(
-                        "the file is empty: there is nothing to ingest".into(),
-                    ));
-                }
-                let delim = opts
-                    .delimiter
-                    .or_else(|| sniff_delimiter(&sample))
-                    .unwrap_or(Delimiter::Byte(b','));
-                let mut r = DelimitedReader::new(reader, delim);
-                let mut first = RawRecord::default();
-                if !r.read(&mut first).map_err(io_err("read", path))? {
-                    return Err(input_err("the file has no rows".into()));
-                }
-                let header = match opts.header {
-                    Some(h) => h,
-                    None => {
-                        let second = sample_second_record(&sample, delim);
-                        sniff_header(&first, second.as_ref(), &is_known_name)
-                    }
-                };
-                let (columns, pending) = if header {
-                    (header_names(&first), None)
-                } else {
-                    (numbered_names(first.len()), Some(first))
-                };
-                Ok(Opened {
-                    columns,
-                    reader: Reader::Delimited(r),
-                    pending,
-                    delimiter: Some(delim),
-                    header,
-                })
+            Ok(Opened {
+                reader: Reader::Jsonl(JsonlReader::new(reader, columns.clone())),
+                columns,
+                pending: None,
+                delimiter: None,
+                header: false,
+            })
+        }
+        Format::Csv => {
+            let (sample, reader) = open_text(path)?;
+            if sample.iter().all(u8::is_ascii_whitespace) {
+                return Err(input_err(
+                    "the file is empty: there is nothing to ingest".into(),
+                ));
             }
+            let delim = opts
+                .delimiter
+                .or_else(|| sniff_delimiter(&sample))
+                .unwrap_or(Delimiter::Byte(b','));
+            let mut r = DelimitedReader::new(reader, delim);
+            let mut first = RawRecord::default();
+            if !r.read(&mut first).map_err(io_err("read", path))? {
+                return Err(input_err("the file has no rows".into()));
+            }
+            let header = match opts.header {
+                Some(h) => h,
+                None => {
+                    let second = sample_second_record(&sample, delim);
+                    sniff_header(&first, second.as_ref(), &is_known_name)
+                }
+            };
+            let (columns, pending) = if header {
+                (header_names(&first), None)
+            } else {
+                (numbered_names(first.len()), Some(first))
+            };
+            Ok(Opened {
+                columns,
+                reader: Reader::Delimited(r),
+                pending,
+                delimiter: Some(delim),
+                header,
+            })
         }
     }
+}
 
+impl Store {
     /// Ingest one file into a table. `progress` is called with the number of records read so far.
     ///
     /// One transaction per run: rows whose key is new to the file and to the store are appended to
@@ -448,7 +456,7 @@ impl Store {
             explicit.push((ours.clone(), theirs.clone()));
         }
 
-        let opened = self.open_input(path, format, opts)?;
+        let opened = open_input(path, format, opts, &|sql| self.query_arrow(sql))?;
         let src_idx = resolve_mapping(spec, &opened.columns, &explicit)?;
         let mapping: Vec<(String, String)> = spec
             .columns
@@ -694,7 +702,7 @@ impl Store {
         // again into the staging table, so that every key classified in SQL has all its rows.
         let mark = Instant::now();
         if !router.recover.is_empty() {
-            let mut again = self.open_input(ctx.path, ctx.format, ctx.opts)?;
+            let mut again = open_input(ctx.path, ctx.format, ctx.opts, &|sql| self.query_arrow(sql))?;
             let mut batcher = make_batcher();
             let mut stage = self
                 .conn
@@ -758,7 +766,7 @@ impl Store {
         phases.push(("classify".into(), mark.elapsed().as_secs_f64()));
         let mark = Instant::now();
         if !conflict_lines.is_empty() {
-            let mut again = self.open_input(ctx.path, ctx.format, ctx.opts)?;
+            let mut again = open_input(ctx.path, ctx.format, ctx.opts, &|sql| self.query_arrow(sql))?;
             let mut rec = RawRecord::default();
             while again.next(&mut rec)? {
                 if let Some(reason) = conflict_lines.get(&rec.line) {
@@ -1383,7 +1391,7 @@ fn sample_second_record(sample: &[u8], delim: Delimiter) -> Option<RawRecord> {
 }
 
 /// The rejects file: written lazily (no file when nothing is refused), renamed into place on commit.
-struct Rejects {
+pub(crate) struct Rejects {
     path: PathBuf,
     writer: Option<csv::Writer<std::fs::File>>,
     rejected_validation: u64,
@@ -1391,7 +1399,7 @@ struct Rejects {
 }
 
 impl Rejects {
-    fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         Rejects {
             path,
             writer: None,
@@ -1400,7 +1408,7 @@ impl Rejects {
         }
     }
 
-    fn write(&mut self, rec: &RawRecord, field: &str, reason: &str) -> Result<()> {
+    pub(crate) fn write(&mut self, rec: &RawRecord, field: &str, reason: &str) -> Result<()> {
         if !reason.starts_with("conflict:") {
             self.rejected_validation += 1;
         }
@@ -1427,7 +1435,7 @@ impl Rejects {
         Ok(())
     }
 
-    fn finish(self) -> Result<bool> {
+    pub(crate) fn finish(self) -> Result<bool> {
         if let Some(mut w) = self.writer {
             w.flush().map_err(io_err("write", &self.path))?;
         }

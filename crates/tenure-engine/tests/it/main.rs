@@ -2,6 +2,7 @@
 
 mod risk;
 mod segment;
+mod value_file;
 
 use tenure_engine::store::{parse_date, Horizon, Store};
 use tenure_engine::{

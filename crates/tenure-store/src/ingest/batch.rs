@@ -539,6 +539,36 @@ impl Batcher {
         })
     }
 
+    /// The trimmed text of column `ci` of the row last [`Batcher::check`]ed, read from `rec` (`None`
+    /// when empty, unmapped or not text).
+    pub(crate) fn checked_text<'r>(&self, rec: &'r RawRecord, ci: usize) -> Option<&'r str> {
+        match self.values.get(ci)? {
+            Val::Text(si, s, e) => std::str::from_utf8(rec.field(*si)?.get(*s..*e)?).ok(),
+            _ => None,
+        }
+    }
+
+    /// The timestamp (microseconds since the epoch, UTC) of column `ci` of the row last checked.
+    pub(crate) fn checked_timestamp(&self, ci: usize) -> Option<i64> {
+        match self.values.get(ci)? {
+            Val::Ts(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// The number of column `ci` of the row last checked.
+    pub(crate) fn checked_float(&self, ci: usize) -> Option<f64> {
+        match self.values.get(ci)? {
+            Val::F(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// Whether the row last checked is a return (negative amount or quantity, or a return status).
+    pub(crate) fn checked_is_return(&self) -> bool {
+        self.is_return
+    }
+
     /// Forget the rows checked so far (after they have been emitted).
     pub(crate) fn clear_pending(&mut self) {
         self.pending_values.clear();
