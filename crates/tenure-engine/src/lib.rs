@@ -7,6 +7,7 @@ mod chart;
 mod customers;
 mod demo;
 mod error;
+mod live;
 mod named_segments;
 mod risk;
 mod segment;
@@ -25,6 +26,10 @@ pub use demo::{
     render_demo_html, run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE,
 };
 pub use error::{EngineError, Result};
+pub use live::{
+    load_value_fit, rescore_customers, retrain, save_value_fit, score_buyer, BuyerValue, Change,
+    CustomerChange, LiveUpdate, OneCustomer, RetrainModel, ValueFit, VALUE_FIT_DIR,
+};
 pub use named_segments::{
     create_segment, export_segment, list_segments, rfm_slug, validate_predicate,
     validate_segment_name, ExportFormat, SegmentExport, SegmentSize, SegmentsReport,

@@ -566,6 +566,11 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
     ];
     let batch = RecordBatch::try_from_iter(CUSTOMER_SCORES_COLUMNS.into_iter().zip(cols))
         .map_err(|e| EngineError::Data(e.to_string()))?;
+    // The fitted parameters, so that the API can re-score one customer later without a refit.
+    crate::live::save_value_fit(
+        store,
+        &crate::live::ValueFit::new(&run_id, as_of, bg, gg.as_ref(), opts),
+    )?;
     store.append_derived("customer_scores", &[batch])?;
     let run = RecordBatch::try_from_iter([
         (

@@ -6,15 +6,19 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tenure_engine::store::OnConflict;
 use tenure_engine::{
     CustomerPage, CustomerProfile, CustomerQuery, CustomerSort, ExportFormat, PiiMode,
-    SegmentsReport,
+    RetrainModel, SegmentsReport,
 };
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::jobs::Job;
+use crate::metrics::IngestCounts;
 use crate::state::AppState;
+use crate::text::{check_texts, TextModel};
 
 /// `?pii=` of routes that return personal data.
 #[derive(Debug, Default, Deserialize)]
@@ -227,4 +231,207 @@ pub async fn list_models(State(st): State<AppState>) -> Result<Json<Value>, ApiE
         })
         .collect();
     Ok(Json(json!({ "models": models })))
+}
+
+/// The rows of a write body: one JSON object, or an array of them.
+fn body_rows(body: Value) -> Result<Vec<Value>, ApiError> {
+    let unprocessable =
+        |m: String| ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", m);
+    let rows = match body {
+        Value::Array(rows) => rows,
+        v @ Value::Object(_) => vec![v],
+        other => {
+            return Err(unprocessable(format!(
+                "the body is a JSON {}: send one object or an array of objects",
+                match other {
+                    Value::Null => "null",
+                    Value::Bool(_) => "boolean",
+                    Value::Number(_) => "number",
+                    _ => "string",
+                }
+            )))
+        }
+    };
+    if rows.is_empty() {
+        return Err(unprocessable(
+            "the array is empty: send at least one object".into(),
+        ));
+    }
+    if rows.len() > tenure_engine::store::MAX_INGEST_ROWS {
+        return Err(ApiError::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_rows",
+            format!(
+                "{} rows in one request; send at most {}",
+                rows.len(),
+                tenure_engine::store::MAX_INGEST_ROWS
+            ),
+        ));
+    }
+    Ok(rows)
+}
+
+/// Store rows in `table` (one transaction), then re-score their customers live. The rows are
+/// durable before the answer: a failure of the re-score is reported in `live.error`, not as a
+/// failed request.
+async fn write_rows(
+    st: AppState,
+    table: &'static str,
+    body: Value,
+) -> Result<Json<Value>, ApiError> {
+    let rows = body_rows(body)?;
+    let _writer = st.inner.write_lock.clone().lock_owned().await;
+    let source = format!("api:POST /v1/{table}");
+    let (ingested, live) = st
+        .inner
+        .pool
+        .run(move |s| {
+            let r = s.ingest_rows(table, &rows, &source, OnConflict::Reject)?;
+            let now = chrono::Utc::now().naive_utc();
+            let live = tenure_engine::rescore_customers(s, &r.customers, now);
+            Ok::<_, ApiError>((r, live))
+        })
+        .await??;
+    let rep = &ingested.report;
+    st.inner.metrics.record_ingest(
+        table,
+        IngestCounts {
+            read: rep.read,
+            accepted: rep.accepted,
+            duplicate: rep.duplicate,
+            conflicting: rep.conflicting,
+            rejected: rep.rejected,
+        },
+    );
+    let live = match live {
+        Ok(l) => {
+            st.inner.metrics.record_scoring(
+                l.seconds,
+                l.customers.iter().filter(|c| c.rescored).count() as u64,
+            );
+            json!(l)
+        }
+        Err(e) => json!({"error": format!("rows stored, customers not re-scored: {e}")}),
+    };
+    Ok(Json(json!({
+        "table": table,
+        "committed": true,
+        "ingest": {
+            "run_id": rep.run_id,
+            "read": rep.read,
+            "accepted": rep.accepted,
+            "duplicate": rep.duplicate,
+            "conflicting": rep.conflicting,
+            "rejected": rep.rejected,
+            "rejections": ingested.rejections,
+            "warnings": rep.warnings,
+        },
+        "live": live,
+    })))
+}
+
+/// `POST /v1/orders`.
+pub async fn post_orders(
+    State(st): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    write_rows(st, "orders", body).await
+}
+
+/// `POST /v1/events`.
+pub async fn post_events(
+    State(st): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    write_rows(st, "events", body).await
+}
+
+/// Body of the text routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextRequest {
+    texts: Vec<String>,
+    model: Option<TextModel>,
+}
+
+/// `POST /v1/text/sentiment`.
+pub async fn text_sentiment(
+    State(st): State<AppState>,
+    ApiJson(body): ApiJson<TextRequest>,
+) -> Result<Json<Value>, ApiError> {
+    check_texts(&body.texts)?;
+    let model = body.model.unwrap_or(TextModel::MiniLm);
+    let results = st.inner.text.sentiment(model, body.texts).await?;
+    Ok(Json(json!({"model": model.name(), "results": results})))
+}
+
+/// `POST /v1/text/embed`.
+pub async fn text_embed(
+    State(st): State<AppState>,
+    ApiJson(body): ApiJson<TextRequest>,
+) -> Result<Json<Value>, ApiError> {
+    check_texts(&body.texts)?;
+    let model = body.model.unwrap_or(TextModel::MiniLm);
+    let vectors = st.inner.text.embed(model, body.texts).await?;
+    let dim = vectors.first().map_or(0, Vec::len);
+    Ok(Json(
+        json!({"model": model.name(), "dim": dim, "embeddings": vectors}),
+    ))
+}
+
+/// Body of `POST /v1/models/retrain`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainRequest {
+    model: RetrainModel,
+}
+
+/// `POST /v1/models/retrain`: queue the job and answer 202 at once; the fit waits for the writer
+/// lock, then runs on a store connection.
+pub async fn retrain(
+    State(st): State<AppState>,
+    ApiJson(body): ApiJson<RetrainRequest>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    let job = st.inner.jobs.queue(body.model).map_err(|running| {
+        ApiError::client(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "a retrain of {} is already queued or running: follow /v1/jobs/{running}",
+                body.model.name()
+            ),
+        )
+    })?;
+    let id = job.job_id.clone();
+    let model = body.model;
+    let bg = st.clone();
+    tokio::spawn(async move {
+        let _writer = bg.inner.write_lock.clone().lock_owned().await;
+        bg.inner.jobs.start(&id);
+        let now = chrono::Utc::now().naive_utc();
+        let outcome = bg
+            .inner
+            .pool
+            .run(move |s| tenure_engine::retrain(s, model, now))
+            .await;
+        let outcome = match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(format!("{e:?}")),
+        };
+        bg.inner.jobs.finish(&id, outcome);
+    });
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// `GET /v1/jobs/{id}`.
+pub async fn get_job(
+    State(st): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Job>, ApiError> {
+    st.inner.jobs.get(&id).map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            "no job with this id (jobs are kept in memory until the server restarts)",
+        )
+    })
 }

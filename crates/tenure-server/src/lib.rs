@@ -12,12 +12,14 @@ mod error;
 mod extract;
 mod gauges;
 mod handlers;
+mod jobs;
 mod metrics;
 mod middleware;
 mod openapi;
 mod pool;
 mod routes;
 mod state;
+mod text;
 
 use std::future::Future;
 use std::net::SocketAddr;

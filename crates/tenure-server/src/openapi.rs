@@ -30,10 +30,10 @@ fn error_response(status: u16) -> Value {
         404 => "Not found.",
         405 => "Method not allowed.",
         409 => "Conflicts with the project's state.",
-        413 => "Body over the size limit.",
+        413 => "Body over the size limit (or too many rows or texts).",
         415 => "Body is not JSON.",
         422 => "Body has wrong fields or types.",
-        503 => "Not ready or timed out.",
+        503 => "Not ready, timed out, or (text routes) the encoder is not installed.",
         _ => "Error.",
     };
     json!({"description": what, "content": {"application/json": {"schema": schema_ref("Error")}}})
@@ -54,6 +54,45 @@ fn components() -> Value {
         "mean_p_alive": {"type": "number", "nullable": true},
         "expected_purchases_90d": {"type": "number", "nullable": true},
         "created_at": {"type": "string", "nullable": true}}});
+    let text = |d: &str| json!({"type": "string", "description": d});
+    let order = json!({"type": "object", "required": ["customer_id", "ordered_at", "amount"], "properties": {
+        "order_id": text("Natural key; without it the row's content is its key (a retried POST is a duplicate)."),
+        "customer_id": text("Customer id."),
+        "ordered_at": text("Timestamp or date (project time zone), not in the future."),
+        "amount": {"oneOf": [{"type": "number"}, {"type": "string"}], "description": "Order total; negative for a return."},
+        "quantity": {"type": "integer"}, "currency": {"type": "string"},
+        "status": text("completed, cancelled or returned."), "channel": {"type": "string"}}});
+    let event = json!({"type": "object", "required": ["customer_id", "event_type", "occurred_at"], "properties": {
+        "event_id": text("Natural key; without it the row's content is its key."),
+        "customer_id": {"type": "string"}, "event_type": {"type": "string"},
+        "occurred_at": text("Timestamp or date (project time zone), not in the future."),
+        "product_id": {"type": "string"}, "session_id": {"type": "string"},
+        "properties": {"type": "object", "additionalProperties": true}}});
+    let change = json!({"type": "object", "properties": {"before": {}, "after": {}}});
+    let write_result = json!({"type": "object", "properties": {
+        "table": {"type": "string"},
+        "committed": {"type": "boolean", "description": "Always true: the answer comes after the commit."},
+        "ingest": {"type": "object", "properties": {
+            "run_id": {"type": "integer"}, "read": {"type": "integer"}, "accepted": {"type": "integer"},
+            "duplicate": {"type": "integer"}, "conflicting": {"type": "integer"}, "rejected": {"type": "integer"},
+            "rejections": {"type": "array", "items": {"type": "object", "properties": {
+                "row": {"type": "integer", "description": "1-based position in the request."},
+                "field": {"type": "string"}, "reason": {"type": "string"}}}},
+            "warnings": {"type": "array", "items": {"type": "string"}}}},
+        "live": {"type": "object", "description": "The live re-score (or `error` when it failed; the rows are stored either way).", "properties": {
+            "run_id": {"type": "string", "nullable": true}, "as_of": {"type": "string", "nullable": true},
+            "value_fit": {"type": "string", "nullable": true},
+            "risk_models": {"type": "array", "items": {"type": "string"}},
+            "cluster_model": {"type": "string", "nullable": true},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+            "seconds": {"type": "number"}, "error": {"type": "string"},
+            "customers": {"type": "array", "items": {"type": "object", "properties": {
+                "customer_id": {"type": "string"}, "rescored": {"type": "boolean"},
+                "changes": {"type": "object", "additionalProperties": change},
+                "scores": nullable_object("The customer_scores row after the update."),
+                "risk": nullable_object("Churn / high-value probabilities after the update."),
+                "cluster": nullable_object("Cluster after the update."),
+                "note": {"type": "string", "nullable": true}}}}}}}});
     json!({
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
             "description": "An API key from `tenure keys create --scope read|write|admin`."}},
@@ -114,7 +153,31 @@ fn components() -> Value {
                 "type": "object", "properties": {
                     "model_id": {"type": "string"}, "kind": {"type": "string"}, "version": {"type": "integer"},
                     "trained_at": {"type": "string"}, "as_of": {"type": "string", "nullable": true},
-                    "params": {}, "metrics": {}, "artifact_path": {"type": "string", "nullable": true}}}}}}
+                    "params": {}, "metrics": {}, "artifact_path": {"type": "string", "nullable": true}}}}}},
+            "Order": order,
+            "OrderRows": {"oneOf": [schema_ref("Order"), {"type": "array", "minItems": 1, "maxItems": 10000, "items": schema_ref("Order")}]},
+            "Event": event,
+            "EventRows": {"oneOf": [schema_ref("Event"), {"type": "array", "minItems": 1, "maxItems": 10000, "items": schema_ref("Event")}]},
+            "WriteResult": write_result,
+            "TextRequest": {"type": "object", "required": ["texts"], "additionalProperties": false, "properties": {
+                "texts": {"type": "array", "minItems": 1, "maxItems": 64, "items": {"type": "string", "maxLength": 4000}},
+                "model": {"type": "string", "enum": ["all-minilm-l6-v2", "m3e-small"],
+                    "description": "Encoder: all-minilm-l6-v2 (English, default) or m3e-small (Chinese)."}}},
+            "SentimentResult": {"type": "object", "properties": {"model": {"type": "string"},
+                "results": {"type": "array", "items": {"type": "object", "properties": {
+                    "label": {"type": "string"}, "score": {"type": "number"},
+                    "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}}}}}},
+            "EmbedResult": {"type": "object", "properties": {"model": {"type": "string"}, "dim": {"type": "integer"},
+                "embeddings": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}},
+            "RetrainRequest": {"type": "object", "required": ["model"], "additionalProperties": false, "properties": {
+                "model": {"type": "string", "enum": ["value", "churn", "high_value", "clusters"]}}},
+            "Job": {"type": "object", "properties": {
+                "job_id": {"type": "string"}, "model": {"type": "string", "enum": ["value", "churn", "high_value", "clusters"]},
+                "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+                "created_at": {"type": "string"}, "started_at": {"type": "string", "nullable": true},
+                "finished_at": {"type": "string", "nullable": true},
+                "result": {"type": "object", "nullable": true, "additionalProperties": true},
+                "error": {"type": "string", "nullable": true}}}
         }
     })
 }

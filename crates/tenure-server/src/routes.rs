@@ -32,6 +32,18 @@ pub enum RouteId {
     ExportSegment,
     /// The model registry.
     ListModels,
+    /// Store orders and re-score their customers live.
+    PostOrders,
+    /// Store events and re-score their customers live.
+    PostEvents,
+    /// Sentiment of texts.
+    TextSentiment,
+    /// Embeddings of texts.
+    TextEmbed,
+    /// Queue a retrain job.
+    Retrain,
+    /// A retrain job's status.
+    GetJob,
 }
 
 /// The type of a parameter.
@@ -241,6 +253,72 @@ pub const ROUTES: &[RouteSpec] = &[
         ok: (200, Body::Json("ModelList")),
         errors: &[],
     },
+    RouteSpec {
+        id: RouteId::PostOrders,
+        method: "POST",
+        path: "/v1/orders",
+        scope: Some(Scope::Write),
+        summary: "Store one order or a batch (validated as `tenure ingest` does, one transaction, answered after the commit), then re-score the customers live with the fitted models; says what changed.",
+        params: &[],
+        request: Some("OrderRows"),
+        ok: (200, Body::Json("WriteResult")),
+        errors: &[400, 415, 422],
+    },
+    RouteSpec {
+        id: RouteId::PostEvents,
+        method: "POST",
+        path: "/v1/events",
+        scope: Some(Scope::Write),
+        summary: "Store one event or a batch (validated as `tenure ingest` does, one transaction, answered after the commit), then re-score the customers live; says what changed.",
+        params: &[],
+        request: Some("EventRows"),
+        ok: (200, Body::Json("WriteResult")),
+        errors: &[400, 415, 422],
+    },
+    RouteSpec {
+        id: RouteId::TextSentiment,
+        method: "POST",
+        path: "/v1/text/sentiment",
+        scope: Some(Scope::Read),
+        summary: "Sentiment of up to 64 texts with a local encoder and its shipped head (503 until `tenure models pull` has installed the encoder).",
+        params: &[],
+        request: Some("TextRequest"),
+        ok: (200, Body::Json("SentimentResult")),
+        errors: &[400, 415, 422],
+    },
+    RouteSpec {
+        id: RouteId::TextEmbed,
+        method: "POST",
+        path: "/v1/text/embed",
+        scope: Some(Scope::Read),
+        summary: "Unit-length sentence embeddings of up to 64 texts (503 until `tenure models pull` has installed the encoder).",
+        params: &[],
+        request: Some("TextRequest"),
+        ok: (200, Body::Json("EmbedResult")),
+        errors: &[400, 415, 422],
+    },
+    RouteSpec {
+        id: RouteId::Retrain,
+        method: "POST",
+        path: "/v1/models/retrain",
+        scope: Some(Scope::Admin),
+        summary: "Refit a model on the whole store and score with it, as an asynchronous job; answers at once with the job.",
+        params: &[],
+        request: Some("RetrainRequest"),
+        ok: (202, Body::Json("Job")),
+        errors: &[400, 409, 415, 422],
+    },
+    RouteSpec {
+        id: RouteId::GetJob,
+        method: "GET",
+        path: "/v1/jobs/{id}",
+        scope: Some(Scope::Read),
+        summary: "A retrain job: queued, running, succeeded (with the fit's summary) or failed (with the error).",
+        params: &[p("id", "Job id from POST /v1/models/retrain.")],
+        request: None,
+        ok: (200, Body::Json("Job")),
+        errors: &[400, 404],
+    },
 ];
 
 /// The route a method and matched path template belong to (HEAD counts as GET).
@@ -279,5 +357,11 @@ pub(crate) fn method_router(spec: &RouteSpec) -> MethodRouter<AppState> {
         RouteId::CreateSegment => route(spec, handlers::create_segment),
         RouteId::ExportSegment => route(spec, handlers::export_segment),
         RouteId::ListModels => route(spec, handlers::list_models),
+        RouteId::PostOrders => route(spec, handlers::post_orders),
+        RouteId::PostEvents => route(spec, handlers::post_events),
+        RouteId::TextSentiment => route(spec, handlers::text_sentiment),
+        RouteId::TextEmbed => route(spec, handlers::text_embed),
+        RouteId::Retrain => route(spec, handlers::retrain),
+        RouteId::GetJob => route(spec, handlers::get_job),
     }
 }

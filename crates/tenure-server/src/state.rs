@@ -9,8 +9,10 @@ use tenure_engine::store::{Store, MIGRATIONS};
 
 use crate::auth::KeyRing;
 use crate::error::Result;
+use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::pool::Pool;
+use crate::text::TextModels;
 
 /// Where the one-line JSON request logs go.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +54,9 @@ pub struct ServeOptions {
     pub workers: usize,
     /// Request log destination.
     pub log: LogSink,
+    /// The model cache the text routes load encoders from (`tenure models pull` installs there);
+    /// default `$TENURE_HOME/models`, else `~/.cache/tenure/models`.
+    pub models_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServeOptions {
@@ -64,6 +69,7 @@ impl Default for ServeOptions {
                 .map_or(2, |n| n.get())
                 .clamp(2, 8),
             log: LogSink::Stderr,
+            models_dir: opts_models_dir(),
         }
     }
 }
@@ -75,6 +81,22 @@ pub(crate) struct Inner {
     pub(crate) opts: ServeOptions,
     pub(crate) started: Instant,
     pub(crate) schema_target: i64,
+    /// Held by every request that writes (live ingest, retrain jobs): one writer at a time, so
+    /// writes never conflict in the store; reads go on beside them.
+    pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Retrain jobs, in memory (lost on restart).
+    pub(crate) jobs: Jobs,
+    /// The language models of the text routes, loaded on first use.
+    pub(crate) text: TextModels,
+}
+
+/// The model cache of the text routes: `$TENURE_HOME/models`, else `~/.cache/tenure/models` (where
+/// `tenure models pull` installs them).
+fn opts_models_dir() -> Option<std::path::PathBuf> {
+    if let Some(home) = std::env::var_os("TENURE_HOME") {
+        return Some(std::path::PathBuf::from(home).join("models"));
+    }
+    std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/tenure/models"))
 }
 
 /// The server's shared state; cheap to clone.
@@ -103,6 +125,7 @@ impl AppState {
     pub fn from_store(store: Store, opts: ServeOptions) -> Result<AppState> {
         let keys = KeyRing::load(&store)?;
         let pool = Pool::new(store, opts.workers)?;
+        let models_dir = opts.models_dir.clone();
         Ok(AppState {
             inner: Arc::new(Inner {
                 pool,
@@ -111,6 +134,9 @@ impl AppState {
                 opts,
                 started: Instant::now(),
                 schema_target: MIGRATIONS.last().map_or(0, |m| m.version),
+                write_lock: Arc::new(tokio::sync::Mutex::new(())),
+                jobs: Jobs::default(),
+                text: TextModels::new(models_dir),
             }),
         })
     }

@@ -17,6 +17,9 @@
 pub(crate) mod batch;
 #[cfg(test)]
 mod routing_tests;
+mod rows;
+
+pub use rows::{RowRejection, RowsReport, MAX_ROWS as MAX_INGEST_ROWS};
 
 
 use std::collections::{HashMap, HashSet};

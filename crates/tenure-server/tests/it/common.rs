@@ -163,7 +163,7 @@ pub fn enc(s: &str) -> String {
         .collect()
 }
 
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+/// One HTTP/1.1 request to the shared fixture on a fresh connection (`Connection: close`).
 pub fn send(
     method: &str,
     target: &str,
@@ -171,13 +171,21 @@ pub fn send(
     content_type: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> Resp {
-    let f = fixture();
-    let mut s = TcpStream::connect(f.addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-    let mut head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-        f.addr
-    );
+    send_to(fixture().addr, method, target, key, content_type, body)
+}
+
+/// One HTTP/1.1 request to `addr` on a fresh connection (`Connection: close`).
+pub fn send_to(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    key: Option<&str>,
+    content_type: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> Resp {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(120))).ok();
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(k) = key {
         head.push_str(&format!("Authorization: Bearer {k}\r\n"));
     }

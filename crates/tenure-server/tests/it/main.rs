@@ -3,5 +3,6 @@
 
 mod common;
 mod http;
+mod live;
 mod oneshot;
 mod props;

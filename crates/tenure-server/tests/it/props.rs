@@ -36,6 +36,37 @@ fn body() -> impl Strategy<Value = Option<(Option<&'static str>, Vec<u8>)>> {
                 .into_bytes()
         ))),
         text().prop_map(|t| Some((Some("text/plain"), t.into_bytes()))),
+        // Text routes: a few short texts, sometimes a model name.
+        (
+            prop::collection::vec(text(), 0..3),
+            prop::option::of(text())
+        )
+            .prop_map(|(t, m)| {
+                let mut b = serde_json::json!({"texts": t});
+                if let Some(m) = m {
+                    b["model"] = m.into();
+                }
+                Some((Some("application/json"), b.to_string().into_bytes()))
+            }),
+        // Retrain: a model name.
+        text().prop_map(|m| Some((
+            Some("application/json"),
+            serde_json::json!({"model": m}).to_string().into_bytes()
+        ))),
+        // Write routes: rows that can never pass validation (no timestamp), so the shared
+        // fixture's data stays as the other tests expect; valid rows are fuzzed in `live`.
+        prop::collection::vec((text(), text()), 0..3).prop_map(|rows| Some((
+            Some("application/json"),
+            serde_json::Value::Array(
+                rows.into_iter()
+                    .map(
+                        |(c, a)| serde_json::json!({"customer_id": c, "amount": a, "event_type": a})
+                    )
+                    .collect()
+            )
+            .to_string()
+            .into_bytes()
+        ))),
     ]
 }
 
@@ -109,7 +140,10 @@ proptest! {
             None => (None, None),
         };
         let r = send(method, &path, key, ct, body);
-        prop_assert!(r.status < 500, "{method} {path} -> {} {}", r.status, r.text());
+        // The one 5xx by design: a text route on a machine whose model cache lacks the encoder
+        // answers 503 `model_not_installed` (what to run), which is no fault of the server.
+        let uninstalled = r.status == 503 && r.code() == "model_not_installed";
+        prop_assert!(r.status < 500 || uninstalled, "{method} {path} -> {} {}", r.status, r.text());
         if r.status >= 400 {
             prop_assert!(
                 r.header("content-type").is_some_and(|t| t.starts_with("application/json")),
