@@ -4,11 +4,13 @@
 //! Exit codes: 0 success; 1 failure (the message says what to do); 2 bad usage; 3 an ingest finished
 //! but refused some rows (see its rejects file).
 
+mod input;
 mod lm;
 mod risk;
 mod segment;
 mod sentiment;
 mod serve;
+mod value_file;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +23,7 @@ use tenure_engine::sim::SimParams;
 use tenure_engine::store::arrow::record_batch::RecordBatch;
 use tenure_engine::store::arrow::util::pretty::pretty_format_batches;
 use tenure_engine::store::{
-    parse_date, Delimiter, Format, Horizon, IngestOptions, IngestReport, OnConflict, Status, Store,
+    parse_date, Horizon, IngestReport, OnConflict, Status, Store,
 };
 use tenure_engine::RiskTarget;
 
@@ -40,19 +42,6 @@ struct Cli {
     json: bool,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ConflictArg {
-    Reject,
-    Replace,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Csv,
-    Jsonl,
-    Parquet,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -126,24 +115,8 @@ enum Command {
         /// Target table: orders, order_items, products, customers, events, reviews, tickets, exposures.
         #[arg(long)]
         table: String,
-        /// Column mapping, ours=theirs (repeatable), e.g. --map customer_id=column2.
-        #[arg(long = "map", value_name = "OURS=THEIRS")]
-        map: Vec<String>,
-        /// Input format (default: from the file name).
-        #[arg(long, value_enum)]
-        format: Option<FormatArg>,
-        /// Field delimiter: a character, `tab` or `whitespace` (default: sniffed).
-        #[arg(long)]
-        delimiter: Option<String>,
-        /// The first row is a header (default: sniffed).
-        #[arg(long, conflicts_with = "no_header")]
-        header: bool,
-        /// The file has no header row; columns are column1..columnN.
-        #[arg(long)]
-        no_header: bool,
-        /// What to do with a row whose key is stored with different content.
-        #[arg(long, value_enum, default_value = "reject")]
-        on_conflict: ConflictArg,
+        #[command(flatten)]
+        input: input::InputArgs,
     },
     /// Tables, row counts, date ranges, and which capabilities are on.
     Status,
@@ -194,6 +167,15 @@ enum Command {
         /// Default: 100 up to 250,000 buyers, none above (each resample refits and rescores).
         #[arg(long)]
         interval_resamples: Option<usize>,
+        /// `value` only: score this orders file directly, without a project (read and validated
+        /// as `tenure ingest --table orders` would; nothing is stored). Needs --out.
+        #[arg(long, value_name = "FILE")]
+        orders: Option<PathBuf>,
+        /// With --orders: the scores file to write (.csv or .tsv).
+        #[arg(long, value_name = "FILE", requires = "orders")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        input: input::InputArgs,
     },
     /// Validate a model on a calibration/holdout split and write its report to models/<id>/.
     Eval {
@@ -333,57 +315,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("next: tenure ingest orders.csv --table orders");
             }
         }
-        Command::Ingest {
-            file,
-            table,
-            map,
-            format,
-            delimiter,
-            header,
-            no_header,
-            on_conflict,
-        } => {
+        Command::Ingest { file, table, input } => {
             let store = Store::open(&project)?;
-            let map = map
-                .iter()
-                .map(|m| {
-                    m.split_once('=')
-                        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
-                        .with_context(|| {
-                            format!(
-                                "--map {m}: write ours=theirs, e.g. --map customer_id=CustomerID"
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let delimiter = match delimiter {
-                Some(d) => Some(Delimiter::parse(&d).with_context(|| {
-                    format!("--delimiter {d:?}: give one character, `tab` or `whitespace`")
-                })?),
-                None => None,
-            };
-            let opts = IngestOptions {
-                table,
-                format: format.map(|f| match f {
-                    FormatArg::Csv => Format::Csv,
-                    FormatArg::Jsonl => Format::Jsonl,
-                    FormatArg::Parquet => Format::Parquet,
-                }),
-                delimiter,
-                header: if header {
-                    Some(true)
-                } else if no_header {
-                    Some(false)
-                } else {
-                    None
-                },
-                map,
-                on_conflict: match on_conflict {
-                    ConflictArg::Reject => OnConflict::Reject,
-                    ConflictArg::Replace => OnConflict::Replace,
-                },
-                not_after: None,
-            };
+            let opts = input.options(&table)?;
             let pb = spinner(cli.json, &format!("ingesting {}", file.display()));
             let report = store.ingest(&file, &opts, &mut |n| pb.set_position(n));
             pb.finish_and_clear();
@@ -477,8 +411,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             clv_months,
             discount,
             interval_resamples,
+            orders,
+            out,
+            input,
         } => {
-            let store = Store::open(&project)?;
             let opts = tenure_engine::ValueOptions {
                 as_of: as_of.as_deref().map(parse_date).transpose()?,
                 clv_months,
@@ -486,6 +422,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 interval_resamples,
                 ..Default::default()
             };
+            if let Some(orders) = orders {
+                return value_file::score(&project, &orders, out, &input, opts, cli.json);
+            }
+            if input.is_set() {
+                anyhow::bail!("--map, --format, --delimiter, --header and --on-conflict describe an --orders file; give one, or drop them to score the project");
+            }
+            let store = Store::open(&project)?;
             let s = tenure_engine::score_value(&store, &opts)?;
             if cli.json {
                 print_json(&s)?;

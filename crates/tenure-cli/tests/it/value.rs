@@ -212,3 +212,72 @@ fn bench_value_runs_small() {
     let r = v["report"]["bg_nbd"][0].as_f64().expect("r");
     assert!((r - 0.25).abs() < 0.05, "recovers r: {r}");
 }
+
+/// `score value --orders FILE --out CSV` scores a file without a project: every row accounted for,
+/// refused rows in the rejects file (exit 3), one scores row per customer, no database written.
+#[test]
+fn score_value_from_a_file_without_a_project() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = fixture("cdnow/CDNOW_sample.txt");
+    let mut text = std::fs::read_to_string(&sample).expect("sample");
+    text.push_str("   9999 1997XX01   1   10.00\n   9998 19970101   1   ten\n");
+    let file = dir.path().join("orders.txt");
+    std::fs::write(&file, text).expect("write");
+    let out_csv = dir.path().join("out/scores.csv");
+    let out = tenure(
+        dir.path(),
+        &[
+            "score",
+            "value",
+            "--orders",
+            file.to_str().expect("utf8"),
+            "--map",
+            "customer_id=column2",
+            "--map",
+            "ordered_at=column3",
+            "--map",
+            "amount=column5",
+            "--as-of",
+            "1997-09-30",
+            "--interval-resamples",
+            "0",
+            "--out",
+            out_csv.to_str().expect("utf8"),
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "refused rows give exit code 3");
+    let v = json(&out);
+    let input = &v["input"];
+    assert_eq!(input["read"], 6_921);
+    assert_eq!(input["accepted"], 6_919);
+    assert_eq!(input["rejected"], 2);
+    assert_eq!(v["customers"], 2_357);
+    let rejects = std::fs::read_to_string(input["rejects_file"].as_str().expect("rejects file"))
+        .expect("rejects");
+    assert!(
+        rejects.contains("1997XX01") && rejects.contains("ten"),
+        "{rejects}"
+    );
+    let scores = std::fs::read_to_string(&out_csv).expect("scores");
+    assert_eq!(
+        scores.lines().count(),
+        2_358,
+        "header + one row per customer"
+    );
+    assert!(!scores.contains("NaN") && !scores.contains("inf"));
+    assert!(
+        !dir.path().join("tenure.duckdb").exists(),
+        "no project is created"
+    );
+
+    // Flags that describe a file are refused without one; a missing --out is explained.
+    let out = tenure(dir.path(), &["score", "value", "--map", "amount=x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--orders"));
+    let out = tenure(
+        dir.path(),
+        &["score", "value", "--orders", file.to_str().expect("utf8")],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
+}
