@@ -447,6 +447,93 @@ impl BgNbdFitted {
     }
 }
 
+impl BgNbdFitted {
+    /// [`BgNbdFitted::expected_if_alive`] for several horizons of one customer. The series
+    /// g(z) = Σ q_k z^k has coefficients q_k that do not depend on t, so they are computed once
+    /// (one division per term) and every horizon's sum costs one multiply-add per term; the series
+    /// runs until it has converged for the largest z, by the same test as [`euler_series`]. Any
+    /// horizon outside the series' comfort zone, or a series that does not converge, falls back
+    /// to the one-horizon evaluation.
+    fn expected_if_alive_many(&self, ts: &[f64], x: f64, age: f64, out: &mut [f64]) {
+        const MAX_GRID: usize = 64;
+        let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
+        let c = a + b + x - 1.0;
+        let ap = a + b - 1.0 - r;
+        let k = r + x;
+        let eps = a - 1.0;
+        let z_of = |t: f64| t / (alpha + age + t);
+        let usable = |t: f64| {
+            let z = z_of(t);
+            t > 0.0 && z <= 0.95 && ap.abs() * z < 20.0
+        };
+        let shared = ts.len() <= MAX_GRID
+            && ts.len() == out.len()
+            && c > 0.5
+            && c < 1e4 * k
+            && ts.iter().all(|&t| usable(t));
+        let mut sums = [0.0f64; MAX_GRID];
+        let converged = shared && {
+            let n = ts.len();
+            let mut zs = [0.0f64; MAX_GRID];
+            let mut pw = [0.0f64; MAX_GRID];
+            let mut imax = 0;
+            for (i, &t) in ts.iter().enumerate() {
+                zs[i] = z_of(t);
+                pw[i] = zs[i];
+                if zs[i] > zs[imax] {
+                    imax = i;
+                }
+            }
+            let mut q = ap / c;
+            for i in 0..n {
+                sums[i] = q * pw[i];
+            }
+            let hump = ap.abs() + eps.abs() + 2.0;
+            let mut done = q == 0.0;
+            let mut kk = 1;
+            while !done && kk < 5000 {
+                let kf = f64::from(kk);
+                let q_ratio = (ap + kf) * (eps + kf) / ((c + kf) * (kf + 1.0));
+                q *= q_ratio;
+                if !q.is_finite() {
+                    break;
+                }
+                for i in 0..n {
+                    pw[i] *= zs[i];
+                    sums[i] += q * pw[i];
+                }
+                let term = q * pw[imax];
+                let ratio = q_ratio * zs[imax];
+                done = term == 0.0
+                    || (kf > hump
+                        && ratio.abs() < 1.0
+                        && term.abs() <= 1e-17 * sums[imax].abs() * (1.0 - ratio.abs()));
+                kk += 1;
+            }
+            done
+        };
+        for (i, (&t, o)) in ts.iter().zip(out.iter_mut()).enumerate() {
+            if t.is_nan() || t <= 0.0 {
+                *o = 0.0;
+                continue;
+            }
+            if converged {
+                let g = sums[i];
+                let tau = t / (alpha + age);
+                let l = -tau.ln_1p();
+                let v = -c * (expm1_over(eps, l) * (1.0 + eps * g) + g);
+                *o = if v.is_finite() && v >= 0.0 {
+                    v
+                } else {
+                    beta_integral(k, tau, a, b + x)
+                };
+            } else {
+                *o = self.expected_if_alive(t, x, age);
+            }
+        }
+    }
+}
+
 /// g = Σ_{k≥1} (A')_k (ε+1)_{k−1} / ((c)_k k!) z^k, the Euler-transformed ₂F₁ of FHL eq. 10 with
 /// the factor ε = a − 1 taken out; `None` if it has not converged after 5000 terms.
 fn euler_series(ap: f64, eps: f64, c: f64, z: f64) -> Option<f64> {
@@ -537,6 +624,27 @@ impl PurchaseModel for BgNbdFitted {
         Ok(self.conditional_unchecked(t, x, t_x, age))
     }
 
+    /// FHL eq. 10 for several horizons, sharing P(alive) and the series' coefficients.
+    fn conditional_expected_purchases_many(
+        &self,
+        ts: &[f64],
+        x: f64,
+        t_x: f64,
+        age: f64,
+        out: &mut [f64],
+    ) -> Result<()> {
+        for &t in ts {
+            check_time("t", t)?;
+        }
+        let t_x = check_customer(x, t_x, age)?;
+        let p = self.p_alive_unchecked(x, t_x, age);
+        self.expected_if_alive_many(ts, x, age, out);
+        for o in out.iter_mut() {
+            *o *= p;
+        }
+        Ok(())
+    }
+
     /// Fader, Hardie & Lee (2008), "Computing P(alive) Using the BG/NBD Model", brucehardie.com
     /// note 021: 1 / (1 + δ_{x>0} a/(b+x−1) ((α+T)/(α+t_x))^{r+x}), evaluated in log space.
     fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
@@ -553,6 +661,31 @@ mod tests {
     /// lifetimes 0.11.3 estimates on CDNOW (weeks), FHL Table 1.
     fn cdnow() -> BgNbdFitted {
         BgNbdFitted::from_parameters(0.242_593, 4.413_597, 0.792_93, 2.425_895).expect("valid")
+    }
+
+    proptest! {
+        /// Several horizons at once give the one-horizon answers: the shared-coefficient series,
+        /// and its fallbacks (large x, a near 1, horizons outside the series' comfort zone).
+        #[test]
+        fn many_horizons_equal_one_at_a_time(
+            x in 0.0f64..300.0,
+            frac in 0.0f64..1.0,
+            age in 0.1f64..800.0,
+            a in 0.05f64..5.0,
+            months in 1usize..40,
+            unit in 0.5f64..60.0,
+        ) {
+            let m = BgNbdFitted::from_parameters(0.27, 41.9, a, 2.1).expect("valid");
+            let x = x.floor();
+            let t_x = if x == 0.0 { 0.0 } else { frac * age };
+            let ts: Vec<f64> = (1..=months).map(|i| i as f64 * unit).collect();
+            let mut many = vec![0.0; ts.len()];
+            m.conditional_expected_purchases_many(&ts, x, t_x, age, &mut many).expect("valid");
+            for (t, v) in ts.iter().zip(&many) {
+                let one = m.conditional_expected_purchases(*t, x, t_x, age).expect("valid");
+                prop_assert!((v - one).abs() <= 1e-10 * one.abs().max(1e-3), "t {t}: {v} vs {one}");
+            }
+        }
     }
 
     fn naive_ll(m: &BgNbdFitted, x: f64, tx: f64, age: f64) -> f64 {

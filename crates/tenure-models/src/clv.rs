@@ -64,29 +64,34 @@ impl ClvParams {
         Ok(())
     }
 
-    /// Σ_i (E[Y(i·u)] − E[Y((i−1)·u)]) / (1+d)^i for one customer: CLV per unit of spend.
+    /// Σ_i (E[Y(i·u)] − E[Y((i−1)·u)]) / (1+d)^i for one customer: CLV per unit of spend. All
+    /// month ends `ts` (= i·u) are evaluated in one call, so models can share work across them.
     fn discounted_purchases(
         &self,
         model: &dyn PurchaseModel,
+        ts: &[f64],
         x: f64,
         t_x: f64,
         age: f64,
     ) -> Result<f64> {
+        let mut e = vec![0.0; ts.len()];
+        model.conditional_expected_purchases_many(ts, x, t_x, age, &mut e)?;
         let mut total = 0.0;
         let mut previous = 0.0;
         let mut discount = 1.0;
-        for i in 1..=self.horizon_months {
-            let e = model.conditional_expected_purchases(
-                f64::from(i) * self.units_per_month,
-                x,
-                t_x,
-                age,
-            )?;
+        for e in e {
             discount /= 1.0 + self.monthly_discount_rate;
             total += (e - previous).max(0.0) * discount;
             previous = e;
         }
         Ok(total)
+    }
+
+    /// The month ends of the horizon, in model time units.
+    fn month_ends(&self) -> Vec<f64> {
+        (1..=self.horizon_months)
+            .map(|i| f64::from(i) * self.units_per_month)
+            .collect()
     }
 
     /// Expected discounted purchases over the horizon for every customer (CLV per unit spend).
@@ -96,10 +101,11 @@ impl ClvParams {
         data: &BtydData,
     ) -> Result<Vec<f64>> {
         self.validate()?;
+        let ts = self.month_ends();
         let failure = std::sync::OnceLock::new();
         let out =
             data.map_unique(
-                |x, tx, age| match self.discounted_purchases(model, x, tx, age) {
+                |x, tx, age| match self.discounted_purchases(model, &ts, x, tx, age) {
                     Ok(v) => v,
                     Err(e) => {
                         let _ = failure.set(e);

@@ -18,6 +18,23 @@ pub trait PurchaseModel: Sync {
     /// Conditional E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] given the history.
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
 
+    /// Conditional E[Y(t) | x, t_x, T] of one customer for several horizons `ts` at once, into
+    /// `out` (same length). Models override it where horizons can share work (BG/NBD shares its
+    /// hypergeometric series' coefficients and P(alive)); CLV's monthly sums use it.
+    fn conditional_expected_purchases_many(
+        &self,
+        ts: &[f64],
+        x: f64,
+        t_x: f64,
+        age: f64,
+        out: &mut [f64],
+    ) -> Result<()> {
+        for (t, o) in ts.iter().zip(out.iter_mut()) {
+            *o = self.conditional_expected_purchases(*t, x, t_x, age)?;
+        }
+        Ok(())
+    }
+
     /// P(alive at T | x, t_x, T), in [0, 1].
     fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64>;
 
