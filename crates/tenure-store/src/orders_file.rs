@@ -170,6 +170,9 @@ fn read_orders_with(
         not_after,
         0,
     );
+    if !has_key_column {
+        batcher = batcher.without_key_synthesis();
+    }
     let ncols = opened.columns.len();
     let is_delimited = format == Format::Csv;
     let delim = opened.delimiter.map(|d| d.describe());

@@ -389,6 +389,13 @@ impl Batcher {
         }
     }
 
+    /// Leave missing key columns empty instead of synthesising them: for readers that never compare
+    /// keys (a file scored without a store, where a synthesised key is unique by construction).
+    pub(crate) fn without_key_synthesis(mut self) -> Self {
+        self.synth.iter_mut().for_each(|s| *s = Synth::No);
+        self
+    }
+
     /// Validate one record and settle its key; on failure the offending field and reason return.
     /// The row is not appended anywhere until [`Batcher::emit`].
     pub(crate) fn check(
