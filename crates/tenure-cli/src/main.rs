@@ -192,6 +192,15 @@ enum Command {
         /// Repeat-purchase model.
         #[arg(long, value_enum, default_value = "bg-nbd")]
         model: PurchaseModelArg,
+        #[command(flatten)]
+        text: risk::TextArgs,
+    },
+    /// Write every customer's narrative (behaviour as of a day, in words; Chinese for customers who
+    /// write Chinese) into `customer_narratives`.
+    Narratives {
+        /// Day described (YYYY-MM-DD); default: the last order day.
+        #[arg(long)]
+        as_of: Option<String>,
     },
     /// Time the engine at scale on generated data: `value` = fit + score of the value models;
     /// `risk` = scoring with a fitted churn model and single-customer re-scores.
@@ -479,6 +488,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             as_of,
             horizon,
             model,
+            ..
         } => {
             let store = Store::open(&project)?;
             let (Some(as_of), Some(horizon)) = (as_of, horizon) else {
@@ -504,8 +514,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Eval {
             what: EvalKind::Churn,
+            text,
             ..
-        } => risk::eval_churn(&project, cli.json)?,
+        } => risk::eval_churn(&project, &text, cli.json)?,
+        Command::Narratives { as_of } => risk::narratives(&project, as_of, cli.json)?,
         Command::Score {
             what: ScoreKind::Risk,
             as_of,

@@ -3,10 +3,13 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use tenure_engine::store::{parse_date, Horizon, Store};
-use tenure_engine::{RiskOptions, RiskTarget};
+use tenure_engine::{Embedder, FusionOptions, FusionReport, RiskOptions, RiskTarget};
+use tenure_lm::{installed_dir, Encoder, EncoderOptions, Head};
+
+use crate::lm::models_dir;
 
 /// Options of `tenure train churn|highvalue`.
 #[derive(Args)]
@@ -21,6 +24,120 @@ pub struct TrainRiskArgs {
     /// Share of customers labelled high value (highvalue only).
     #[arg(long, default_value_t = 0.2)]
     share: f64,
+    #[command(flatten)]
+    text: TextArgs,
+}
+
+/// `--text`: add the language features and compare behaviour only, text only and fused.
+#[derive(Args)]
+pub struct TextArgs {
+    /// Also fit the text-only and fused heads (reviews, tickets, narratives) and write the
+    /// three-way comparison into the model's report.
+    #[arg(long)]
+    text: bool,
+    /// Encoder of the language features: an installed catalogue model (`tenure models list`), or
+    /// `hashed` for feature hashing of the words (no model needed).
+    #[arg(long, default_value = "all-minilm-l6-v2")]
+    encoder: String,
+    /// Encoder threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// The sentiment heads shipped with the binary (docs/RESULTS.md, "Sentiment"), read as the
+/// sentiment statistics of the language features when the encoder matches.
+const BUILTIN_HEADS: &[(&str, &[u8], &[u8])] = &[
+    (
+        "m3e-small",
+        include_bytes!("../../../models/sentiment/m3e-small/head.json"),
+        include_bytes!("../../../models/sentiment/m3e-small/head.safetensors"),
+    ),
+    (
+        "all-minilm-l6-v2",
+        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.json"),
+        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.safetensors"),
+    ),
+];
+
+/// Loaded encoder and sentiment head behind an [`Embedder`].
+struct TextModel {
+    encoder: Option<Encoder>,
+    head: Option<Head>,
+}
+
+impl TextModel {
+    fn load(a: &TextArgs) -> Result<TextModel> {
+        if a.encoder == "hashed" {
+            return Ok(TextModel {
+                encoder: None,
+                head: None,
+            });
+        }
+        let dir = installed_dir(&models_dir()?, &a.encoder).with_context(|| {
+            format!(
+                "encoder {} (install it with `tenure models pull {}`, or pass --encoder hashed)",
+                a.encoder, a.encoder
+            )
+        })?;
+        let encoder = Encoder::from_dir(
+            &dir,
+            EncoderOptions {
+                max_length: Some(128),
+                num_threads: a.threads,
+                ..EncoderOptions::default()
+            },
+        )?;
+        let head = BUILTIN_HEADS
+            .iter()
+            .find(|(m, _, _)| *m == a.encoder)
+            .map(|(name, card, weights)| {
+                Head::from_bytes(card, weights, &format!("builtin:{name}"))
+            })
+            .transpose()?;
+        Ok(TextModel {
+            encoder: Some(encoder),
+            head,
+        })
+    }
+
+    fn embedder(&self) -> Embedder<'_> {
+        match &self.encoder {
+            Some(encoder) => Embedder::Encoder {
+                encoder,
+                sentiment: self.head.as_ref(),
+            },
+            None => Embedder::Hashed { dim: 256 },
+        }
+    }
+}
+
+fn print_fusion(r: &FusionReport) {
+    println!(
+        "  language features ({}): fitted at {} on {} customers ({} with text), evaluated as of {} on {} ({} with text); {} texts embedded, {} from cache",
+        r.embedder,
+        r.training_origin,
+        r.train_rows,
+        r.train_with_text,
+        r.as_of,
+        r.eval_rows,
+        r.eval_with_text,
+        r.embedded,
+        r.cached
+    );
+    for k in &r.rankings {
+        println!(
+            "  {:<15} AUC {:.4}  log loss {:.4}",
+            k.name, k.auc, k.log_loss
+        );
+    }
+    let (d, t) = (
+        &r.fused_vs_behaviour.difference,
+        &r.text_vs_behaviour.difference,
+    );
+    println!(
+        "  fused − behaviour: {:+.4} (95% paired bootstrap {:+.4} to {:+.4}); text − behaviour: {:+.4} ({:+.4} to {:+.4})",
+        d.estimate, d.lower, d.upper, t.estimate, t.lower, t.upper
+    );
 }
 
 /// Run `tenure train churn|highvalue`.
@@ -45,8 +162,20 @@ pub fn train(target: RiskTarget, a: TrainRiskArgs, project: &Path, json: bool) -
         ..RiskOptions::new(target, as_of)
     };
     let r = tenure_engine::train_risk(&store, &opts, chrono::Utc::now().naive_utc())?;
+    let fusion = if a.text.text {
+        let model = TextModel::load(&a.text)?;
+        Some(tenure_engine::train_fusion(
+            &store,
+            target,
+            &opts.gbdt,
+            &model.embedder(),
+            &FusionOptions::default(),
+        )?)
+    } else {
+        None
+    };
     if json {
-        return crate::print_json(&r);
+        return crate::print_json(&serde_json::json!({"model": r, "text": fusion}));
     }
     println!(
         "{} model {} (version {}): fitted as of {} on labels to {} ({} customers), evaluated as of {} on ({}, {}]",
@@ -88,16 +217,35 @@ pub fn train(target: RiskTarget, a: TrainRiskArgs, project: &Path, json: bool) -
         .map(|(n, v)| format!("{n} {v:.2}"))
         .collect();
     println!("  importance: {}", top.join(", "));
+    if let Some(f) = &fusion {
+        print_fusion(f);
+    }
     println!("  report: {}", r.report_html.display());
     Ok(())
 }
 
-/// Run `tenure eval churn`: re-evaluate the latest churn model at its origin on today's store.
-pub fn eval_churn(project: &Path, json: bool) -> Result<()> {
-    let store = Store::open_read_only(project)?;
+/// Run `tenure eval churn [--text]`: re-evaluate the latest churn model at its origin on today's
+/// store; with `--text` also its text-only and fused heads (written into its report).
+pub fn eval_churn(project: &Path, text: &TextArgs, json: bool) -> Result<()> {
+    let store = if text.text {
+        Store::open(project)?
+    } else {
+        Store::open_read_only(project)?
+    };
     let e = tenure_engine::evaluate_risk(&store, RiskTarget::Churn)?;
+    let fusion = if text.text {
+        let model = TextModel::load(text)?;
+        Some(tenure_engine::evaluate_fusion(
+            &store,
+            RiskTarget::Churn,
+            &model.embedder(),
+            FusionOptions::default().n_boot,
+        )?)
+    } else {
+        None
+    };
     if json {
-        return crate::print_json(&e);
+        return crate::print_json(&serde_json::json!({"model": e, "text": fusion}));
     }
     let m = &e.report;
     println!(
@@ -119,7 +267,33 @@ pub fn eval_churn(project: &Path, json: bool) -> Result<()> {
             b.decile, b.rate, b.lift
         );
     }
+    if let Some(f) = &fusion {
+        print_fusion(f);
+    }
     println!("  report: {}", e.report_html.display());
+    Ok(())
+}
+
+/// Run `tenure narratives`: write every customer's narrative as of a day into
+/// `customer_narratives`.
+pub fn narratives(project: &Path, as_of: Option<String>, json: bool) -> Result<()> {
+    let store = Store::open(project)?;
+    let as_of = as_of.as_deref().map(parse_date).transpose()?;
+    let s = tenure_engine::write_narratives(&store, as_of, chrono::Utc::now().naive_utc())?;
+    if json {
+        return crate::print_json(&s);
+    }
+    println!(
+        "wrote {} narratives as of {} ({} in Chinese), run {}",
+        s.customers, s.as_of, s.chinese, s.run_id
+    );
+    for r in &s.examples {
+        println!("  {} [{}]: {}", r.customer_id, r.language, r.text);
+    }
+    println!(
+        "  all: tenure sql \"SELECT customer_id, text FROM customer_narratives WHERE run_id = '{}'\"",
+        s.run_id
+    );
     Ok(())
 }
 

@@ -7,11 +7,14 @@ mod chart;
 mod customers;
 mod demo;
 mod error;
+mod fusion;
 mod live;
 mod named_segments;
+mod narrative;
 mod risk;
 mod segment;
 mod sentiment;
+mod text_features;
 mod value;
 mod value_eval;
 mod value_file;
@@ -26,6 +29,18 @@ pub use demo::{
     render_demo_html, run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE,
 };
 pub use error::{EngineError, Result};
+pub use fusion::{
+    evaluate_fusion, out_of_fold, render_fusion_html, train_fusion, FusedModel, FusionOptions,
+    FusionReport, Ranking,
+};
+pub use narrative::{
+    facts_sql, gather_facts, narrate, narrate_zh, narrative_row, write_narratives,
+    NarrativeFacts, NarrativeSummary, TicketTopic, TICKET_TOPICS,
+};
+pub use text_features::{
+    hash_tokens, hashed_embedding, text_features, CustomerText, Embedder, TextFeatureOptions,
+    TextFeatures,
+};
 pub use live::{
     load_value_fit, rescore_customers, retrain, save_value_fit, score_buyer, BuyerValue, Change,
     CustomerChange, LiveUpdate, OneCustomer, RetrainModel, ValueFit, VALUE_FIT_DIR,

@@ -253,7 +253,7 @@ pub fn buyer_columns(batches: &[RecordBatch]) -> Result<BuyerColumns> {
     })
 }
 
-fn col<'a>(c: &'a BuyerColumns, name: &str) -> Result<&'a [f64]> {
+pub(crate) fn col<'a>(c: &'a BuyerColumns, name: &str) -> Result<&'a [f64]> {
     c.columns
         .iter()
         .find(|(n, _)| n == name)
@@ -312,11 +312,11 @@ pub fn behaviour_table(c: &BuyerColumns, btyd: &BtydOutputs) -> Result<FeatureTa
 }
 
 /// Features and labels of one origin.
-struct Origin {
-    cols: BuyerColumns,
-    table: FeatureTable,
-    btyd: BtydOutputs,
-    labels: Vec<bool>,
+pub(crate) struct Origin {
+    pub(crate) cols: BuyerColumns,
+    pub(crate) table: FeatureTable,
+    pub(crate) btyd: BtydOutputs,
+    pub(crate) labels: Vec<bool>,
 }
 
 fn labels(
@@ -348,7 +348,7 @@ pub fn high_value_labels(spend: &[f64], share: f64) -> Vec<bool> {
     spend.iter().map(|&v| v >= cut && v > 0.0).collect()
 }
 
-fn origin(
+pub(crate) fn origin(
     store: &Store,
     target: RiskTarget,
     at: NaiveDate,
@@ -784,7 +784,7 @@ pub fn train_risk(store: &Store, opts: &RiskOptions, now: NaiveDateTime) -> Resu
     Ok(report)
 }
 
-fn write_json<T: Serialize>(path: &std::path::Path, v: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize>(path: &std::path::Path, v: &T) -> Result<()> {
     let json = serde_json::to_string_pretty(v)
         .map_err(|e| EngineError::Data(format!("{} as JSON: {e}", path.display())))?;
     std::fs::write(path, json).map_err(|e| EngineError::io(path, e))

@@ -30,6 +30,7 @@ mod clv;
 mod data;
 mod error;
 mod fit;
+mod fusion;
 mod gamma_gamma;
 mod gbdt;
 mod holdout;
@@ -53,6 +54,7 @@ pub use clv::ClvParams;
 pub use data::BtydData;
 pub use error::{Error, Result};
 pub use fit::FitDiagnostics;
+pub use fusion::{AdamLogisticFitted, AdamLogisticParams, RandomProjection};
 pub use gamma_gamma::{GammaGammaFitted, GammaGammaParams};
 pub use gbdt::{GbdtFitted, GbdtParams, Node, Tree};
 pub use holdout::{

@@ -93,12 +93,12 @@
 //!   angry sentence when s + 0.5·N(0, 1) < −0.8, and are resolved 75% of the time (others 97%).
 //!   Tickets come 0–25 days after the order depending on the topic; those past the end are not written.
 //!
-//! - **Resolving to leave** (`leave_after_issue`, default 0.4): after an order with an issue the
-//!   customer resolves to leave with probability logistic(logit(`leave_after_issue`) − β·s) (0.4 at
-//!   s = 0, 0.64 at s = −1) and then drops out right after that order — first order or not, so
+//! - **Resolving to leave** (`leave_after_issue`, default 0.5): after an order with an issue the
+//!   customer resolves to leave with probability logistic(logit(`leave_after_issue`) − β·s) (0.5 at
+//!   s = 0, 0.73 at s = −1) and then drops out right after that order — first order or not, so
 //!   `dropout_at` is that order's timestamp. The order's review and ticket, when written, then add
 //!   a sentence saying so ("This was my last order here.", "I'll buy elsewhere from now on.",
-//!   "这是我最后一次在这里买东西了。") with probability 0.8 each. The rating, the issue, the
+//!   "这是我最后一次在这里买东西了。") with probability 0.9 each. The rating, the issue, the
 //!   return and whether a ticket is written follow the same rules as for customers who stay, so the
 //!   structured columns (ratings, ticket counts, returns) cannot tell the leavers from the stayers
 //!   among customers with the same bad order: only the words do. This is the signal a language

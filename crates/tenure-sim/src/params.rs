@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// | `r`, `alpha` | 0.35, 5.0 | purchase rate λ ~ Gamma(shape r, rate α), per week (CDNOW: 0.24, 4.41) |
 /// | `a`, `b` | 0.8, 2.5 | base dropout probability p ~ Beta(a, b) (CDNOW: 0.79, 2.43) |
 /// | `satisfaction_effect` | 1.0 | β in p' = logistic(logit p − β·s); 0 switches the planted signal off |
-/// | `leave_after_issue` | 0.4 | chance that an order issue makes a customer of average satisfaction leave after that order (logit shifted by −β·s); the customer says so in the order's review or ticket 80% of the time; 0 switches this text-only signal off |
+/// | `leave_after_issue` | 0.5 | chance that an order issue makes a customer of average satisfaction leave after that order (logit shifted by −β·s); the customer says so in the order's review or ticket 90% of the time; 0 switches this text-only signal off |
 /// | `spend_p`, `spend_q`, `spend_gamma` | 6.0, 3.8, 25.0 | Gamma-Gamma spend: ν ~ Gamma(q, rate γ), order target ~ Gamma(p, rate ν) (CDNOW: 6.25, 3.74, 15.44) |
 /// | `acquisition_growth` | 3.0 | acquisition rate on the last day ÷ on the first day (linear ramp) |
 /// | `holiday_boost` | 1.0 | extra acquisition from 15 November to 31 December (1.0 doubles it) |
@@ -60,7 +60,7 @@ pub struct SimParams {
     /// Chance that an order with an issue (late, broken, wrong item) makes a customer of average
     /// satisfaction resolve to leave right after that order; per customer
     /// logistic(logit(`leave_after_issue`) − β·s). The order's review and ticket then state it
-    /// ("This was my last order here.") with probability 0.8 each, while the rating, the issue and
+    /// ("This was my last order here.") with probability 0.9 each, while the rating, the issue and
     /// the ticket count follow the same rules as for customers who stay: only the words tell. 0
     /// switches it off and reproduces the shop without it byte for byte.
     pub leave_after_issue: f64,
@@ -111,7 +111,7 @@ impl Default for SimParams {
             a: 0.8,
             b: 2.5,
             satisfaction_effect: 1.0,
-            leave_after_issue: 0.4,
+            leave_after_issue: 0.5,
             spend_p: 6.0,
             spend_q: 3.8,
             spend_gamma: 25.0,

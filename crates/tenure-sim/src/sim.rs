@@ -29,7 +29,7 @@ const CANCEL_PROB: f64 = 0.025;
 /// Intercept of the chance of an issue, logistic(ISSUE_INTERCEPT − 1.5·experience): 5.7% at e = 0.
 const ISSUE_INTERCEPT: f64 = -2.8;
 /// Chance that a review or ticket of an order after which the customer resolved to leave says so.
-const SAYS_LEAVING_PROB: f64 = 0.8;
+const SAYS_LEAVING_PROB: f64 = 0.9;
 /// Chance a completed order without a damaged or wrong item is returned anyway.
 const BASE_RETURN_PROB: f64 = 0.02;
 /// Chance an order with a broken or wrong item is returned.

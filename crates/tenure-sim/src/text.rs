@@ -1630,7 +1630,8 @@ pub(crate) fn push_leaving(buf: &mut String, rng: &mut ChaCha8Rng, zh: bool) {
         buf.push(' ');
     }
     let list: &[&str] = if zh { LEAVING_ZH } else { LEAVING_EN };
-    buf.push_str(*pick(rng, list));
+    let sentence: &&str = pick(rng, list);
+    buf.push_str(sentence);
 }
 
 /// Appends a support ticket about `topic`; an angry sentence is added when `angry` (low satisfaction).

@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod features;
 mod ingest;
+mod narratives;
 mod orders_file;
 mod parse;
 mod schema;
@@ -19,6 +20,7 @@ mod text;
 pub use config::{Config, ProjectSection, CONFIG_FILE};
 pub use error::{Result, StoreError};
 pub use features::{parse_date, Horizon, TrackingDays};
+pub use narratives::{NarrativeRow, StoredNarrative};
 pub use ingest::{
     Format, IngestOptions, IngestReport, OnConflict, RowRejection, RowsReport, MAX_INGEST_ROWS,
 };

@@ -562,6 +562,21 @@ CREATE TABLE IF NOT EXISTS customer_clusters (
     .to_string()
 }
 
+fn v7_customer_narratives() -> String {
+    r#"
+CREATE TABLE IF NOT EXISTS customer_narratives (
+    run_id VARCHAR NOT NULL,
+    as_of DATE NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    language VARCHAR NOT NULL,
+    text VARCHAR NOT NULL,
+    text_en VARCHAR NOT NULL,
+    written_at TIMESTAMP NOT NULL
+);
+"#
+    .to_string()
+}
+
 /// All migrations, oldest first. Never edit a released one: add a new version.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -588,6 +603,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 6,
         description: "customer clusters (k-means segments)",
         sql: v6_customer_clusters,
+    },
+    Migration {
+        version: 7,
+        description: "customer narratives (behaviour written out in words)",
+        sql: v7_customer_narratives,
     },
 ];
 

@@ -1,5 +1,6 @@
 //! The demo pipeline end to end on bundled CDNOW and a small generated shop.
 
+mod fusion;
 mod risk;
 mod segment;
 mod value_file;
