@@ -74,7 +74,7 @@
 //!
 //! - **Dropout**: p' above; with the default β = 1, one standard deviation less satisfaction multiplies
 //!   the odds of dropping out after a purchase by e^β ≈ 2.7. `satisfaction_effect = 0` removes the
-//!   link (text then says nothing about dropout).
+//!   link (with `leave_after_issue = 0` as well, text then says nothing about dropout).
 //! - **Experience** of each non-cancelled order: e = s + q + 0.6·N(0, 1), where q ~ N(0, 0.4) is the
 //!   quality of the order's first product.
 //! - **Issues**: with probability logistic(−2.8 − 1.5·e) (5.7% at e = 0, 21% at e = −1) the order has

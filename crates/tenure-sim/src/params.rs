@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 /// | `currency` | `USD` | currency of prices and amounts |
 /// | `r`, `alpha` | 0.35, 5.0 | purchase rate λ ~ Gamma(shape r, rate α), per week (CDNOW: 0.24, 4.41) |
 /// | `a`, `b` | 0.8, 2.5 | base dropout probability p ~ Beta(a, b) (CDNOW: 0.79, 2.43) |
-/// | `satisfaction_effect` | 1.0 | β in p' = logistic(logit p − β·s); 0 switches the planted signal off |
+/// | `satisfaction_effect` | 1.0 | β in p' = logistic(logit p − β·s); 0 switches the satisfaction link off (with `leave_after_issue` = 0 too, text says nothing about dropout) |
 /// | `leave_after_issue` | 0.5 | chance that an order issue makes a customer of average satisfaction leave after that order (logit shifted by −β·s); the customer says so in the order's review or ticket 90% of the time; 0 switches this text-only signal off |
 /// | `spend_p`, `spend_q`, `spend_gamma` | 6.0, 3.8, 25.0 | Gamma-Gamma spend: ν ~ Gamma(q, rate γ), order target ~ Gamma(p, rate ν) (CDNOW: 6.25, 3.74, 15.44) |
 /// | `acquisition_growth` | 3.0 | acquisition rate on the last day ÷ on the first day (linear ramp) |

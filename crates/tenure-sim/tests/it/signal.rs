@@ -51,8 +51,11 @@ fn churned_customers_rate_lower() {
 
 #[test]
 fn the_signal_switches_off() {
+    // Both links off: satisfaction no longer moves dropout, and issues no longer make customers
+    // leave (an issue lowers the rating, so leaving after one would tie ratings to dropout).
     let (dead, alive) = rating_gap(&SimParams {
         satisfaction_effect: 0.0,
+        leave_after_issue: 0.0,
         ..params()
     });
     let (dead_on, alive_on) = rating_gap(&params());
