@@ -254,6 +254,8 @@ enum Command {
         /// Customers in the generated shop.
         #[arg(long, default_value_t = 5_000)]
         shop_customers: u64,
+        #[command(flatten)]
+        serve: serve::DemoServeArgs,
     },
 }
 
@@ -625,6 +627,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo {
             dir,
             shop_customers,
+            serve: serve_args,
         } => {
             let pb = spinner(cli.json, "demo");
             let report = tenure_engine::run_demo(
@@ -679,6 +682,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     report.cdnow.dir.display()
                 );
             }
+            serve::demo_serve(&report, serve_args, cli.json)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -77,6 +77,7 @@ pub fn serve(project: &Path, args: ServeArgs, json: bool) -> Result<()> {
         } else {
             println!("tenure serving {} on http://{addr}", project.display());
             println!("  API: http://{addr}/v1/…  spec: http://{addr}/openapi.json  metrics: http://{addr}/metrics");
+            println!("  dashboard: http://{addr}/ui (sign in with a key)");
             if state.active_keys() == 0 {
                 println!("  no API keys yet: stop the server and run `tenure keys create --scope read`");
             }
@@ -145,4 +146,84 @@ pub fn keys(project: &Path, cmd: KeysCommand, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Which demo project `tenure demo` serves.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DemoProject {
+    /// The generated shop: every table, reviews, masked personal data.
+    Shop,
+    /// The CDNOW sample: real orders only.
+    Cdnow,
+}
+
+/// How `tenure demo` serves the dashboard after building the projects.
+#[derive(Args)]
+pub struct DemoServeArgs {
+    /// Serve the dashboard when done (the default when run from a terminal).
+    #[arg(long, conflicts_with = "no_serve")]
+    serve: bool,
+    /// Stop after writing the report (the default when not run from a terminal, e.g. in CI).
+    #[arg(long)]
+    no_serve: bool,
+    /// Which demo project the dashboard shows.
+    #[arg(long, value_enum, default_value = "shop")]
+    serve_project: DemoProject,
+    /// Address the dashboard listens on (loopback by default).
+    #[arg(long = "addr", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+}
+
+/// After `tenure demo`: create a read key for a demo project and serve the API and dashboard on
+/// it until Ctrl-C, printing the URL and the key. Serves only when asked (`--serve`) or when
+/// standard input is a terminal, so scripts and CI that run the demo still terminate.
+pub fn demo_serve(
+    report: &tenure_engine::DemoReport,
+    args: DemoServeArgs,
+    json: bool,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    let wanted = args.serve || (!args.no_serve && std::io::stdin().is_terminal());
+    if !wanted {
+        if !json {
+            println!("Not serving (no terminal or --no-serve): run `tenure demo --serve` to open the dashboard.");
+        }
+        return Ok(());
+    }
+    let project = match args.serve_project {
+        DemoProject::Shop => &report.shop.dir,
+        DemoProject::Cdnow => &report.cdnow.dir,
+    };
+    let key = {
+        let store = Store::open(project).context("open the demo project to create a key")?;
+        tenure_server::create_key(
+            &store,
+            Scope::Read,
+            Some("demo"),
+            chrono::Utc::now().naive_utc(),
+        )?
+    };
+    let opts = ServeOptions {
+        addr: args.addr,
+        ..ServeOptions::default()
+    };
+    tenure_server::run(project, opts, |addr, _state: &AppState| {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "dashboard": format!("http://{addr}/ui"),
+                    "project": project.display().to_string(),
+                    "read_key": key.token,
+                })
+            );
+        } else {
+            println!();
+            println!("Dashboard of {}: http://{addr}/ui", project.display());
+            println!("Read key (sign in with it; shown once): {}", key.token);
+            println!("API: curl -H 'Authorization: Bearer <key>' http://{addr}/v1/segments");
+            println!("Ctrl-C stops the server.");
+        }
+    })
+    .context("serve the demo dashboard (another process may hold the port: pass --addr)")
 }

@@ -5,6 +5,7 @@
 mod bench;
 mod chart;
 mod customers;
+mod dashboard;
 mod demo;
 mod error;
 mod fusion;
@@ -20,10 +21,18 @@ mod value_eval;
 mod value_file;
 
 pub use bench::{bench_value, ValueBenchReport};
+pub use chart::{escape, line_chart, Series};
 pub use customers::{
     churn_column, customer_profile, group_meaning, latest_score_run, list_customers, rows_json,
     CustomerPage, CustomerProfile, CustomerQuery, CustomerSort, Driver, JsonRow, PiiMode, ScoreRun,
     Why, DEFAULT_PAGE, MAX_PAGE,
+};
+pub use dashboard::{
+    cohorts, customer_detail, model_dir, model_report, models, overview, rfm_grid,
+    risk_distribution, search_customers, sentiment_trend, Activity, Bin, ClassifierCurves,
+    CohortRow, Cohorts, CustomerDetail, CustomerSearch, GroupRisk, ModelReport, MonthAmount,
+    Overview, RfmCell, RfmGrid, RiskDistribution, RiskSource, SentimentMonth, SentimentTrend,
+    TrackingCurve, ACTIVE_P_ALIVE, LOST_P_ALIVE, MAX_COHORTS, SEARCH_LIMIT,
 };
 pub use demo::{
     render_demo_html, run_demo, DemoOptions, DemoReport, ProjectReport, CDNOW_MAPPING, CDNOW_SAMPLE,

@@ -8,6 +8,7 @@
 #![recursion_limit = "256"]
 
 mod auth;
+mod dashboard;
 mod error;
 mod extract;
 mod gauges;
@@ -55,7 +56,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             middleware::observe,
         ))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(dashboard::router(state))
 }
 
 /// Serve on a bound listener until `shutdown` resolves.

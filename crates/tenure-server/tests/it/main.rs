@@ -2,6 +2,7 @@
 //! loopback for all of them.
 
 mod common;
+mod dashboard;
 mod http;
 mod live;
 mod oneshot;
