@@ -220,6 +220,21 @@ pub fn customer_profile(
     }
     let risk = latest_row(store, "customer_risk", customer_id)?;
     let cluster = latest_row(store, "customer_clusters", customer_id)?;
+    // Satisfaction from the most recently used sentiment model's analysis of this customer's
+    // reviews (as `tenure analyze reviews` aggregates it); none until reviews are analysed.
+    let sentiment = one(
+        "WITH m AS (SELECT model FROM review_analysis ORDER BY analysed_at DESC LIMIT 1) \
+         SELECT a.model, count(*) AS reviews, \
+                avg(CASE WHEN a.label = 'positive' THEN a.probability ELSE 1 - a.probability END) AS satisfaction, \
+                avg(CASE WHEN a.label = 'negative' THEN 1.0 ELSE 0.0 END) AS negative_share, \
+                arg_max(a.label, r.created_at) AS last_label \
+         FROM review_analysis a JOIN reviews r ON r.review_id = a.review_id \
+         WHERE r.customer_id = ? AND a.model = (SELECT model FROM m) GROUP BY a.model",
+        id(),
+    )?;
+    let narrative = store
+        .latest_narrative(customer_id)?
+        .map(|n| n.narrative.text);
     let why = scores
         .as_ref()
         .map(|s| explain(s, features.as_ref(), features_as_of));
@@ -232,8 +247,8 @@ pub fn customer_profile(
         scores,
         risk,
         cluster,
-        sentiment: None,
-        narrative: None,
+        sentiment,
+        narrative,
         recent_orders,
         why,
     }))

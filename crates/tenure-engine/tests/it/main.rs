@@ -1,6 +1,7 @@
 //! The demo pipeline end to end on bundled CDNOW and a small generated shop.
 
 mod fusion;
+mod profile;
 mod risk;
 mod segment;
 mod value_file;
