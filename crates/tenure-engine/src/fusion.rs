@@ -87,6 +87,12 @@ pub struct FusedModel {
     pub fused_head: AdamLogisticFitted,
     /// Per-text churn head behind the text scores (absent when the training texts hold one class).
     pub per_text_head: Option<AdamLogisticFitted>,
+    /// Customers at the training origin.
+    #[serde(default)]
+    pub train_rows: usize,
+    /// Of which with at least one review or ticket.
+    #[serde(default)]
+    pub train_with_text: usize,
 }
 
 /// Columns `e_0 … e_{d−1}` of the per-text embeddings.
@@ -354,10 +360,10 @@ pub fn train_fusion(
         text_head,
         fused_head,
         per_text_head,
+        train_rows: train.labels.len(),
+        train_with_text: tf_train.with_text,
     };
     let mut report = compare(&model, &fused, &eval, &tf_eval, opts.n_boot)?;
-    report.train_rows = train.labels.len();
-    report.train_with_text = tf_train.with_text;
     report.embedded = tf_train.embedded + tf_eval.embedded;
     report.cached = tf_train.cached + tf_eval.cached;
     report.seconds = t.elapsed().as_secs_f64();
@@ -422,8 +428,8 @@ fn compare(
         training_origin: model.training.origin,
         as_of: model.as_of,
         horizon: model.horizon.clone(),
-        train_rows: 0,
-        train_with_text: 0,
+        train_rows: fused.train_rows,
+        train_with_text: fused.train_with_text,
         eval_rows: y.len(),
         eval_with_text: tf.with_text,
         eval_positives: y.iter().filter(|&&v| v).count(),
