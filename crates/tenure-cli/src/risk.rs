@@ -42,6 +42,10 @@ pub struct TextArgs {
     /// Encoder threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Let the fused head also read the projected embedding blocks (emb_*, narr_*), not only the
+    /// summary text columns and the per-text scores (train only).
+    #[arg(long)]
+    fuse_embeddings: bool,
 }
 
 /// The sentiment heads shipped with the binary (docs/RESULTS.md, "Sentiment"), read as the
@@ -169,7 +173,10 @@ pub fn train(target: RiskTarget, a: TrainRiskArgs, project: &Path, json: bool) -
             target,
             &opts.gbdt,
             &model.embedder(),
-            &FusionOptions::default(),
+            &FusionOptions {
+                fuse_embeddings: a.text.fuse_embeddings,
+                ..FusionOptions::default()
+            },
         )?)
     } else {
         None
