@@ -1,8 +1,9 @@
 //! The demo pipeline end to end on bundled CDNOW and a small generated shop.
 
+mod dashboard;
 mod fusion;
-mod profile;
 mod risk;
+mod profile;
 mod segment;
 mod value_file;
 

@@ -14,6 +14,8 @@ const HOSTILE: &str = "<script>alert(\"x\")</script>&'";
 struct Shop {
     addr: SocketAddr,
     key: String,
+    /// The sentiment table's row of the newest month, as expected.
+    sentiment_row: String,
     _dir: tempfile::TempDir,
 }
 
@@ -57,6 +59,36 @@ fn build() -> Result<Shop, Box<dyn std::error::Error>> {
             &mut |_| {},
         )?;
     }
+    // What a sentiment head would write: positive for 4-5 stars (P 0.9), negative otherwise (P 0.8).
+    let reviews = reviews(&store)?;
+    let rows: Vec<_> = reviews
+        .iter()
+        .map(|r| tenure_engine::store::ReviewAnalysisRow {
+            review_id: r.id.clone(),
+            label: if r.rating >= 4 {
+                "positive"
+            } else {
+                "negative"
+            }
+            .into(),
+            probability: if r.rating >= 4 { 0.9 } else { 0.8 },
+        })
+        .collect();
+    store.replace_review_analysis("test-head", chrono::Utc::now().naive_utc(), &rows)?;
+    let mut by_month: std::collections::BTreeMap<&str, (f64, f64, i64)> = Default::default();
+    for r in &reviews {
+        let e = by_month.entry(&r.month).or_default();
+        e.0 += r.rating as f64;
+        // P(positive): the probability of a positive label, 1 − it for a negative one.
+        e.1 += if r.rating >= 4 { 0.9 } else { 1.0 - 0.8 };
+        e.2 += 1;
+    }
+    let (month, (sum_rating, sum_pos, n)) = by_month.iter().next_back().ok_or("no reviews")?;
+    let sentiment_row = format!(
+        "<td class=\"l\">{month}</td><td>{n}</td><td>{:.2}</td><td>{:.3}</td>",
+        sum_rating / *n as f64,
+        sum_pos / *n as f64
+    );
     tenure_engine::score_value(
         &store,
         &tenure_engine::ValueOptions {
@@ -98,8 +130,31 @@ fn build() -> Result<Shop, Box<dyn std::error::Error>> {
     Ok(Shop {
         addr,
         key,
+        sentiment_row,
         _dir: dir,
     })
+}
+
+struct Review {
+    id: String,
+    month: String,
+    rating: i64,
+}
+
+fn reviews(store: &Store) -> Result<Vec<Review>, Box<dyn std::error::Error>> {
+    let rows = tenure_engine::rows_json(&store.query_arrow(
+        "SELECT review_id, strftime(created_at, '%Y-%m') AS month, rating FROM reviews WHERE rating IS NOT NULL",
+    )?)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(Review {
+                id: r.get("review_id")?.as_str()?.to_string(),
+                month: r.get("month")?.as_str()?.to_string(),
+                rating: r.get("rating")?.as_i64()?,
+            })
+        })
+        .collect())
 }
 
 struct Resp {
@@ -359,10 +414,19 @@ fn hostile_customer_ids_are_escaped_everywhere() {
 }
 
 #[test]
-fn sentiment_shows_ratings_by_month_when_reviews_exist() {
+fn sentiment_shows_ratings_and_model_sentiment_by_month() {
     let r = page("/ui/sentiment");
     assert!(r.body.contains("data-testid=\"reviews\""));
     assert!(!r.body.contains("id=\"no-reviews\""));
+    assert!(r.body.contains("test-head"), "the analysing model is named");
+    assert_eq!(
+        r.body.matches("<svg").count(),
+        3,
+        "rating, P(positive), volume"
+    );
+    // The newest month's row, recomputed in Rust from the raw reviews when the fixture was built.
+    let row = &shop().sentiment_row;
+    assert!(r.body.contains(row.as_str()), "{row}");
 }
 
 #[test]
