@@ -2,8 +2,8 @@
 
 mod dashboard;
 mod fusion;
-mod risk;
 mod profile;
+mod risk;
 mod segment;
 mod value_file;
 
