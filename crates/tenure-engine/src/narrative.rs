@@ -126,6 +126,14 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", count_en(n), if n == 1 { one } else { many })
 }
 
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 fn ago_en(days: i64) -> String {
     match days {
         d if d <= 0 => "today".into(),
@@ -140,7 +148,14 @@ pub fn narrate(f: &NarrativeFacts) -> String {
     let joined = f
         .joined
         .map(|d| format!("{} {}", MONTHS[d.month0() as usize], d.year()));
-    if f.orders == 0 {
+    let all_returned = f.orders == 0 && f.returns > 0;
+    if all_returned {
+        let what = format!("{}, all returned", plural(f.returns, "order", "orders"));
+        parts.push(match joined {
+            Some(j) => format!("Joined {j}; {what}"),
+            None => capitalize(&what),
+        });
+    } else if f.orders == 0 {
         parts.push(match joined {
             Some(j) => format!("Signed up {j}; no orders yet"),
             None => "No orders yet".into(),
@@ -173,7 +188,7 @@ pub fn narrate(f: &NarrativeFacts) -> String {
         parts.push(s);
         parts.push(format!("spent {:.2} in total", f.spend_total));
     }
-    if f.returns > 0 {
+    if f.returns > 0 && !all_returned {
         parts.push(plural(f.returns, "return", "returns"));
     }
     if f.tickets > 0 {
@@ -219,7 +234,13 @@ pub fn narrate(f: &NarrativeFacts) -> String {
 pub fn narrate_zh(f: &NarrativeFacts) -> String {
     let mut parts: Vec<String> = Vec::new();
     let joined = f.joined.map(|d| format!("{}年{}月", d.year(), d.month()));
-    if f.orders == 0 {
+    let all_returned = f.orders == 0 && f.returns > 0;
+    if all_returned {
+        parts.push(match joined {
+            Some(j) => format!("{j}加入；{}笔订单，均已退货", f.returns),
+            None => format!("{}笔订单，均已退货", f.returns),
+        });
+    } else if f.orders == 0 {
         parts.push(match joined {
             Some(j) => format!("{j}注册，尚未下单"),
             None => "尚未下单".into(),
@@ -260,7 +281,7 @@ pub fn narrate_zh(f: &NarrativeFacts) -> String {
         parts.push(s);
         parts.push(format!("累计消费{:.2}", f.spend_total));
     }
-    if f.returns > 0 {
+    if f.returns > 0 && !all_returned {
         parts.push(format!("退货{}次", f.returns));
     }
     if f.tickets > 0 {
@@ -571,6 +592,29 @@ mod tests {
         assert_eq!(row.language, "zh");
         assert!(row.text.contains("共1笔订单"));
         assert!(row.text_en.starts_with("Joined March 2023"));
+    }
+
+    /// Regression: a customer whose only order was returned read "no orders yet; one return".
+    #[test]
+    fn a_customer_whose_orders_were_all_returned_is_not_a_prospect() {
+        let f = NarrativeFacts {
+            orders: 0,
+            last_order_days: None,
+            top_category: None,
+            spend_total: 0.0,
+            returns: 1,
+            reviews: 0,
+            rating_mean: None,
+            low_ratings: 0,
+            tickets: 0,
+            tickets_unresolved: 0,
+            topics: vec![0; 4],
+            ..facts()
+        };
+        assert_eq!(narrate(&f), "Joined March 2023; one order, all returned.");
+        assert_eq!(narrate_zh(&f), "2023年3月加入；1笔订单，均已退货。");
+        let anonymous = NarrativeFacts { joined: None, ..f };
+        assert_eq!(narrate(&anonymous), "One order, all returned.");
     }
 
     #[test]
