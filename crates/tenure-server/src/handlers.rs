@@ -8,8 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tenure_engine::store::OnConflict;
 use tenure_engine::{
-    CustomerPage, CustomerProfile, CustomerQuery, CustomerSort, ExportFormat, PiiMode,
-    RetrainModel, SegmentsReport,
+    CustomerPage, CustomerQuery, CustomerSort, ExportFormat, PiiMode, RetrainModel, SegmentsReport,
 };
 
 use crate::auth::{Caller, Scope};
@@ -59,6 +58,11 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
     let gauges = st.inner.pool.run(crate::gauges::collect).await??;
     let mut out = crate::gauges::render(&gauges, st.inner.started.elapsed().as_secs_f64());
     st.inner.metrics.render(&mut out);
+    out.push_str(&format!(
+        "# HELP tenure_profile_cache_entries Customer profiles held ready to answer.\n# TYPE tenure_profile_cache_entries gauge\ntenure_profile_cache_entries {}\n# HELP tenure_profile_cache_warm 1 once every customer's profile is cached (no write since).\n# TYPE tenure_profile_cache_warm gauge\ntenure_profile_cache_warm {}\n",
+        st.inner.profiles.len(),
+        u8::from(st.inner.profiles.is_warm())
+    ));
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -74,22 +78,53 @@ pub async fn openapi() -> Json<Value> {
     Json(crate::openapi::spec())
 }
 
-/// `GET /v1/customers/{id}`.
+/// A JSON answer from bytes already serialised (the profile cache's).
+fn json_bytes(bytes: std::sync::Arc<Vec<u8>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        axum::body::Bytes::from_owner(ArcBytes(bytes)),
+    )
+        .into_response()
+}
+
+struct ArcBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+/// `GET /v1/customers/{id}`: from the profile cache, else computed and cached.
 pub async fn get_customer(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PiiParams>,
-) -> Result<Json<CustomerProfile>, ApiError> {
+) -> Result<Response, ApiError> {
     let pii = pii_for(&caller, q.pii)?;
+    if let Some(bytes) = st.inner.profiles.get(&id, pii) {
+        return Ok(json_bytes(bytes));
+    }
+    let gen = st.inner.profiles.generation();
+    let key = id.clone();
     let profile = st
         .inner
         .pool
-        .run(move |s| tenure_engine::customer_profile(s, &id, pii))
-        .await??;
-    profile
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("no customer with this id"))
+        .run(move |s| tenure_engine::customer_profile(s, &key, pii))
+        .await??
+        .ok_or_else(|| ApiError::not_found("no customer with this id"))?;
+    let bytes = std::sync::Arc::new(
+        serde_json::to_vec(&profile)
+            .map_err(|e| ApiError::Internal(format!("profile as JSON: {e}")))?,
+    );
+    st.inner
+        .profiles
+        .put(&id, pii, gen, std::sync::Arc::clone(&bytes));
+    Ok(json_bytes(bytes))
 }
 
 /// Query of `GET /v1/customers`.
@@ -282,7 +317,7 @@ async fn write_rows(
     let rows = body_rows(body)?;
     let _writer = st.inner.write_lock.clone().lock_owned().await;
     let source = format!("api:POST /v1/{table}");
-    let (ingested, live) = st
+    let outcome = st
         .inner
         .pool
         .run(move |s| {
@@ -291,7 +326,10 @@ async fn write_rows(
             let live = tenure_engine::rescore_customers(s, &r.customers, now);
             Ok::<_, ApiError>((r, live))
         })
-        .await??;
+        .await;
+    // Whatever happened, the store may have changed: no cached profile outlives a write.
+    st.inner.profiles.invalidate();
+    let (ingested, live) = outcome??;
     let rep = &ingested.report;
     st.inner.metrics.record_ingest(
         table,
@@ -419,6 +457,7 @@ pub async fn retrain(
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(format!("{e:?}")),
         };
+        bg.inner.profiles.invalidate();
         bg.inner.jobs.finish(&id, outcome);
     });
     Ok((StatusCode::ACCEPTED, Json(job)))

@@ -8,6 +8,7 @@
 #![recursion_limit = "256"]
 
 mod auth;
+mod cache;
 mod dashboard;
 mod error;
 mod extract;
@@ -103,6 +104,7 @@ pub fn run(
             source,
         })?;
         ready(bound, &state);
+        tokio::spawn(state.clone().warm_profiles());
         serve(listener, state, async {
             let _ = tokio::signal::ctrl_c().await;
         })

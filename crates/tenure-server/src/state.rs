@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tenure_engine::store::{Store, MIGRATIONS};
 
 use crate::auth::KeyRing;
+use crate::cache::ProfileCache;
 use crate::error::Result;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
@@ -88,6 +89,8 @@ pub(crate) struct Inner {
     pub(crate) jobs: Jobs,
     /// The language models of the text routes, loaded on first use.
     pub(crate) text: TextModels,
+    /// Answers of `GET /v1/customers/{id}`, dropped on every write.
+    pub(crate) profiles: ProfileCache,
 }
 
 /// The model cache of the text routes: `$TENURE_HOME/models`, else `~/.cache/tenure/models` (where
@@ -137,6 +140,7 @@ impl AppState {
                 write_lock: Arc::new(tokio::sync::Mutex::new(())),
                 jobs: Jobs::default(),
                 text: TextModels::new(models_dir),
+                profiles: ProfileCache::default(),
             }),
         })
     }
@@ -149,6 +153,61 @@ impl AppState {
     /// The options it runs with.
     pub fn options(&self) -> &ServeOptions {
         &self.inner.opts
+    }
+
+    /// Fill the profile cache with every scored customer's profile (PII masked), a chunk at a
+    /// time on one store connection, stopping if a write comes in. `tenure serve` runs it in the
+    /// background at start; `/metrics` shows `tenure_profile_cache_warm 1` when it is done.
+    pub async fn warm_profiles(self) {
+        let cache = &self.inner.profiles;
+        let gen = cache.generation();
+        let ids = self
+            .inner
+            .pool
+            .run(|s| -> tenure_engine::Result<Vec<String>> {
+                let rows = tenure_engine::rows_json(&s.query_arrow(
+                    "SELECT customer_id FROM customer_scores WHERE run_id = (SELECT run_id FROM score_runs ORDER BY created_at DESC, run_id DESC LIMIT 1) ORDER BY customer_id",
+                )?)?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|r| r.get("customer_id")?.as_str().map(str::to_string))
+                    .collect())
+            })
+            .await;
+        let Ok(Ok(ids)) = ids else {
+            return;
+        };
+        for chunk in ids.chunks(64) {
+            if cache.generation() != gen || cache.len() >= crate::cache::MAX_ENTRIES {
+                return;
+            }
+            let chunk = chunk.to_vec();
+            let done = self
+                .inner
+                .pool
+                .run(move |s| {
+                    chunk
+                        .into_iter()
+                        .filter_map(|id| {
+                            let p = tenure_engine::customer_profile(
+                                s,
+                                &id,
+                                tenure_engine::PiiMode::Masked,
+                            )
+                            .ok()??;
+                            Some((id, serde_json::to_vec(&p).ok()?))
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await;
+            let Ok(done) = done else {
+                return;
+            };
+            for (id, bytes) in done {
+                cache.put(&id, tenure_engine::PiiMode::Masked, gen, Arc::new(bytes));
+            }
+        }
+        cache.set_warm(gen);
     }
 
     /// The connection pool, for routes added later (dashboard, live updates).

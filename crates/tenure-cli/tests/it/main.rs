@@ -1,5 +1,6 @@
 //! End-to-end tests of the `tenure` binary: real files, real process, real exit codes.
 
+mod kill9;
 mod value;
 
 use std::path::{Path, PathBuf};
