@@ -285,7 +285,7 @@ fn login_page(lang: Lang, next: &str, error: bool) -> String {
          <input type=\"hidden\" name=\"next\" value=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\">\
          <button type=\"submit\">{}</button></form>",
         t(lang, "login.title"),
-        escape(t(lang, "login.help")),
+        pages::prose(t(lang, "login.help")),
         t(lang, "login.key"),
         escape(next),
         lang.code(),

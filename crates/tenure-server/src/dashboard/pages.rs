@@ -109,6 +109,21 @@ pub(crate) fn shell_bare(lang: Lang, title: &str, body: &str, here: &str) -> Str
     document(lang, title, &header, body)
 }
 
+/// UI prose escaped for HTML, with `backticked` commands set as code.
+pub(crate) fn prose(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in s.split('`').enumerate() {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(&escape(part));
+            out.push_str("</code>");
+        } else {
+            out.push_str(&escape(part));
+        }
+    }
+    out
+}
+
 /// Thousands separators on an integer.
 pub(crate) fn fmt_int(v: i64) -> String {
     let digits = v.unsigned_abs().to_string();
@@ -193,7 +208,7 @@ fn run_line(lang: Lang, run: Option<&tenure_engine::ScoreRun>) -> String {
             t(lang, "run.id"),
             escape(&r.run_id)
         ),
-        None => format!("<p class=\"note\">{}</p>", escape(t(lang, "run.none"))),
+        None => format!("<p class=\"note\">{}</p>", prose(t(lang, "run.none"))),
     }
 }
 
@@ -446,7 +461,7 @@ pub(crate) async fn risk(State(st): State<AppState>, raw: RawQuery) -> Page {
             let _ = write!(
                 b,
                 "<p class=\"note\" id=\"risk-source\" data-source=\"p_alive\">{}</p>",
-                escape(t(lang, "risk.src.palive"))
+                prose(t(lang, "risk.src.palive"))
             );
         }
     }
@@ -604,7 +619,7 @@ pub(crate) async fn sentiment(State(st): State<AppState>, raw: RawQuery) -> Page
         let _ = write!(
             b,
             "<p class=\"note\" id=\"no-reviews\">{}</p>",
-            escape(t(lang, "sent.none"))
+            prose(t(lang, "sent.none"))
         );
         return Ok(Html(shell(
             lang,
@@ -641,7 +656,7 @@ pub(crate) async fn sentiment(State(st): State<AppState>, raw: RawQuery) -> Page
             let _ = write!(
                 b,
                 "<p class=\"note\">{}</p>",
-                escape(t(lang, "sent.not_analysed"))
+                prose(t(lang, "sent.not_analysed"))
             );
         }
     }
@@ -771,7 +786,7 @@ pub(crate) async fn models(State(st): State<AppState>, raw: RawQuery) -> Page {
     let list = load(&st, lang, tenure_engine::models).await?;
     let mut b = format!("<h1>{}</h1>", t(lang, "mod.title"));
     if list.is_empty() {
-        let _ = write!(b, "<p class=\"note\">{}</p>", escape(t(lang, "mod.none")));
+        let _ = write!(b, "<p class=\"note\">{}</p>", prose(t(lang, "mod.none")));
     } else {
         let _ = write!(
             b,
@@ -1402,6 +1417,7 @@ mod tests {
             "/ui/customers?q=a&lang=zh"
         );
         assert_eq!(link(Lang::En, "/ui"), "/ui");
+        assert_eq!(prose("run `a<b>` now"), "run <code>a&lt;b&gt;</code> now");
         let h = headline(
             r#"{"log_likelihood": -10.5, "holdout": {"correlation": 0.6, "n": 3}, "auc": 0.75, "name": "x"}"#,
         );
