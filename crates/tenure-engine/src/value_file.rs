@@ -168,6 +168,10 @@ pub fn score_orders_file(
 
 /// Write one row per customer with the columns of `customer_scores` (without the run id and the
 /// scoring time, which belong to a project). Non-finite model outputs are written empty, never NaN.
+///
+/// Rows are assembled as bytes in one buffer (floats by ryu, dates and scores by hand): only the
+/// customer id can need CSV quoting, and a general CSV writer spent most of this step checking
+/// fields that never do.
 fn write_scores(
     out: &Path,
     delimiter: u8,
@@ -175,67 +179,136 @@ fn write_scores(
     ids: &[&str],
     s: &ValueScores,
 ) -> Result<()> {
+    use std::io::Write as _;
     let io = |e: std::io::Error| EngineError::Data(format!("write {}: {e}", out.display()));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .from_path(out)
-        .map_err(|e| EngineError::Data(format!("write {}: {e}", out.display())))?;
-    let csv_err = |e: csv::Error| EngineError::Data(format!("write {}: {e}", out.display()));
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(out).map_err(io)?);
+    let d = delimiter;
     let columns: Vec<&str> = CUSTOMER_SCORES_COLUMNS
         .iter()
         .copied()
         .filter(|c| *c != "run_id" && *c != "scored_at")
         .collect();
-    w.write_record(&columns).map_err(csv_err)?;
-    let as_of_text = as_of.to_string();
+    let mut row: Vec<u8> = columns.join(&char::from(d).to_string()).into_bytes();
+    row.push(b'\n');
+    w.write_all(&row).map_err(io)?;
+    let mut as_of_text = Vec::new();
+    push_date(&mut as_of_text, as_of);
     let mut floats = ryu::Buffer::new();
-    let mut ints = [0u8; 4];
-    // Fields are written as bytes straight from stack buffers: no string per value.
-    let mut field = |w: &mut csv::Writer<std::fs::File>, v: Option<f64>| -> Result<()> {
-        match v.filter(|v| v.is_finite()) {
-            Some(v) => w.write_field(floats.format_finite(v)),
-            None => w.write_field(""),
+    let mut float = |row: &mut Vec<u8>, v: Option<f64>| {
+        row.push(d);
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            row.extend_from_slice(floats.format_finite(v).as_bytes());
         }
-        .map_err(csv_err)
     };
     for (i, id) in ids.iter().enumerate() {
+        row.clear();
         let r = &s.rfm[i];
         let k = s.slot[i];
-        w.write_field(&as_of_text).map_err(csv_err)?;
-        w.write_field(id).map_err(csv_err)?;
-        for d in [r.recency, r.frequency, r.monetary] {
-            w.write_field([b'0' + d]).map_err(csv_err)?;
+        row.extend_from_slice(&as_of_text);
+        row.push(d);
+        push_field(&mut row, id, d);
+        for v in [r.recency, r.frequency, r.monetary] {
+            row.extend_from_slice(&[d, b'0' + v]);
         }
-        ints[..3].copy_from_slice(&[b'0' + r.recency, b'0' + r.frequency, b'0' + r.monetary]);
-        w.write_field(&ints[..3]).map_err(csv_err)?;
-        w.write_field(r.group.label()).map_err(csv_err)?;
-        let tier = match r.tier {
-            ValueTier::High => "high",
-            ValueTier::Medium => "medium",
-            ValueTier::Low => "low",
-        };
-        w.write_field(tier).map_err(csv_err)?;
+        row.extend_from_slice(&[
+            d,
+            b'0' + r.recency,
+            b'0' + r.frequency,
+            b'0' + r.monetary,
+            d,
+        ]);
+        row.extend_from_slice(r.group.label().as_bytes());
+        row.push(d);
+        row.extend_from_slice(match r.tier {
+            ValueTier::High => b"high".as_slice(),
+            ValueTier::Medium => b"medium",
+            ValueTier::Low => b"low",
+        });
         for v in [&s.p_alive, &s.e30, &s.e90, &s.e365] {
-            field(&mut w, k.map(|k| v[k]))?;
+            float(&mut row, k.map(|k| v[k]));
         }
-        let next = k
+        row.push(d);
+        if let Some(next) = k
             .and_then(|k| s.next[k])
-            .and_then(|t| as_of.checked_add_days(Days::new(t.ceil() as u64)));
-        match next {
-            Some(d) => w.write_field(d.to_string()),
-            None => w.write_field(""),
+            .and_then(|t| as_of.checked_add_days(Days::new(t.ceil() as u64)))
+        {
+            push_date(&mut row, next);
         }
-        .map_err(csv_err)?;
-        field(&mut w, k.map(|k| s.exp_spend[k]))?;
-        field(&mut w, k.map(|k| s.clv[k]))?;
+        float(&mut row, k.map(|k| s.exp_spend[k]));
+        float(&mut row, k.map(|k| s.clv[k]));
         let b = k.zip(s.interval.as_ref()).map(|(k, b)| b.intervals[k]);
-        field(&mut w, b.map(|b| b.lower))?;
-        field(&mut w, b.map(|b| b.upper))?;
-        w.write_record(None::<&[u8]>).map_err(csv_err)?;
+        float(&mut row, b.map(|b| b.lower));
+        float(&mut row, b.map(|b| b.upper));
+        row.push(b'\n');
+        w.write_all(&row).map_err(io)?;
     }
     w.flush().map_err(io)?;
     Ok(())
+}
+
+/// A day as `YYYY-MM-DD`.
+fn push_date(row: &mut Vec<u8>, day: NaiveDate) {
+    use chrono::Datelike as _;
+    let (y, m, dd) = (day.year(), day.month(), day.day());
+    if (0..=9999).contains(&y) {
+        let y = y as u32;
+        row.extend_from_slice(&[
+            b'0' + (y / 1000) as u8,
+            b'0' + (y / 100 % 10) as u8,
+            b'0' + (y / 10 % 10) as u8,
+            b'0' + (y % 10) as u8,
+            b'-',
+            b'0' + (m / 10) as u8,
+            b'0' + (m % 10) as u8,
+            b'-',
+            b'0' + (dd / 10) as u8,
+            b'0' + (dd % 10) as u8,
+        ]);
+    } else {
+        row.extend_from_slice(day.to_string().as_bytes());
+    }
+}
+
+/// A text field, quoted as RFC 4180 asks when it holds the delimiter, a quote or a line break.
+fn push_field(row: &mut Vec<u8>, text: &str, delimiter: u8) {
+    let b = text.as_bytes();
+    if b.iter()
+        .any(|&c| c == delimiter || c == b'"' || c == b'\n' || c == b'\r')
+    {
+        row.push(b'"');
+        for &c in b {
+            if c == b'"' {
+                row.push(b'"');
+            }
+            row.push(c);
+        }
+        row.push(b'"');
+    } else {
+        row.extend_from_slice(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_and_dates_are_written_as_csv_reads_them() {
+        let mut row = Vec::new();
+        push_field(&mut row, "a,\"b\"", b',');
+        row.push(b',');
+        push_field(&mut row, "plain", b',');
+        row.push(b',');
+        push_date(&mut row, NaiveDate::from_ymd_opt(1997, 3, 9).expect("date"));
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(row.as_slice());
+        let rec = r.records().next().expect("a row").expect("valid csv");
+        assert_eq!(&rec[0], "a,\"b\"");
+        assert_eq!(&rec[1], "plain");
+        assert_eq!(&rec[2], "1997-03-09");
+    }
 }
