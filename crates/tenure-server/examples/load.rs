@@ -55,7 +55,9 @@ fn parse_args() -> Result<Args, String> {
             "--addr must be a loopback address: this tool never loads a remote host".into(),
         );
     }
-    if a.key.is_empty() || !(a.rate > 0.0) || !(a.seconds > 0.0 && a.seconds <= 600.0) {
+    let rate_ok = a.rate.is_finite() && a.rate > 0.0;
+    let seconds_ok = a.seconds > 0.0 && a.seconds <= 600.0;
+    if a.key.is_empty() || !rate_ok || !seconds_ok {
         return Err("give --key, a --rate > 0 and --seconds in (0, 600]".into());
     }
     a.connections = a.connections.clamp(1, 1000);

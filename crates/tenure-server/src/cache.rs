@@ -20,11 +20,14 @@ pub const MAX_ENTRIES: usize = 500_000;
 
 type Key = (String, u8);
 
+/// A cached answer: its generation and the JSON bytes.
+type Entry = (u64, Arc<Vec<u8>>);
+
 /// Cached profile answers, by customer and PII mode.
 #[derive(Debug, Default)]
 pub struct ProfileCache {
     generation: AtomicU64,
-    map: RwLock<HashMap<Key, (u64, Arc<Vec<u8>>)>>,
+    map: RwLock<HashMap<Key, Entry>>,
     warm: AtomicBool,
 }
 
