@@ -199,13 +199,7 @@ pub fn customer_profile(
         None => store.last_order_date()?,
     };
     let features = match features_as_of {
-        Some(d) => one(
-            &format!(
-                "SELECT * FROM ({}) WHERE customer_id = ?",
-                store.features_sql(d)?
-            ),
-            id(),
-        )?,
+        Some(d) => one(&store.customer_features_sql(d, customer_id)?, vec![])?,
         None => None,
     };
     let scores = match &run {

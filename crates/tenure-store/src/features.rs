@@ -117,13 +117,27 @@ fn sql_ident(s: &str) -> String {
 impl Store {
     /// The SQL of `customer_features(as_of)`. Optional tables add their columns only when they hold rows.
     pub fn features_sql(&self, as_of: NaiveDate) -> Result<String> {
+        self.features_sql_filtered(as_of, None)
+    }
+
+    /// The SQL of one customer's row of `customer_features(as_of)` (no row when the customer is not
+    /// known on `as_of`): the same columns, with the customer filter inside every aggregate, so a
+    /// profile lookup reads that customer's rows only instead of aggregating everyone's.
+    pub fn customer_features_sql(&self, as_of: NaiveDate, customer_id: &str) -> Result<String> {
+        self.features_sql_filtered(as_of, Some(customer_id))
+    }
+
+    fn features_sql_filtered(&self, as_of: NaiveDate, only: Option<&str>) -> Result<String> {
+        let only = only
+            .map(|id| format!(" AND customer_id = {}", lit(id)))
+            .unwrap_or_default();
         let cutoff = as_of
             .checked_add_days(Days::new(1))
             .ok_or_else(|| StoreError::Invalid(format!("as-of date {as_of} is out of range")))?;
         let cut = format!("TIMESTAMP '{cutoff} 00:00:00'");
         let day = format!("DATE '{as_of}'");
         let mut ctes = vec![
-            format!("o AS (SELECT customer_id, ordered_at, amount, is_return, CAST(ordered_at AS DATE) AS day FROM orders WHERE ordered_at < {cut} AND {NOT_CANCELLED})"),
+            format!("o AS (SELECT customer_id, ordered_at, amount, is_return, CAST(ordered_at AS DATE) AS day FROM orders WHERE ordered_at < {cut} AND {NOT_CANCELLED}{only})"),
             "d AS (SELECT customer_id, day, sum(amount) AS day_amount FROM o WHERE NOT is_return GROUP BY customer_id, day)".into(),
             "b AS (SELECT customer_id, min(day) AS first_day, max(day) AS last_day, count(*) AS purchase_days FROM d GROUP BY customer_id)".into(),
             "m AS (SELECT d.customer_id, avg(d.day_amount) AS monetary_mean FROM d JOIN b ON d.customer_id = b.customer_id WHERE d.day > b.first_day GROUP BY d.customer_id)".into(),
@@ -136,7 +150,7 @@ impl Store {
                 coalesce(-sum(amount) FILTER (WHERE is_return AND amount < 0), 0) AS returned_amount,
                 coalesce(sum(amount), 0) AS spend_total
               FROM o GROUP BY customer_id)".into(),
-            format!("base AS (SELECT customer_id FROM a UNION SELECT customer_id FROM customers WHERE created_at IS NULL OR created_at < {cut})"),
+            format!("base AS (SELECT customer_id FROM a UNION SELECT customer_id FROM customers WHERE (created_at IS NULL OR created_at < {cut}){only})"),
         ];
         let mut cols = vec![
             "base.customer_id".to_string(),
@@ -192,7 +206,7 @@ impl Store {
                 ));
             }
             ctes.push(format!(
-                "ev AS (SELECT {} FROM events WHERE occurred_at < {cut} GROUP BY customer_id)",
+                "ev AS (SELECT {} FROM events WHERE occurred_at < {cut}{only} GROUP BY customer_id)",
                 ev.join(", ")
             ));
             cols.push("coalesce(ev.events_total, 0) AS events_total".into());
@@ -202,7 +216,7 @@ impl Store {
             joins.push("LEFT JOIN ev ON ev.customer_id = base.customer_id".into());
         }
         if self.count("reviews")? > 0 {
-            ctes.push(format!("rv AS (SELECT customer_id, count(*) AS reviews, avg(rating) AS rating_mean, count(*) FILTER (WHERE rating <= 2) AS low_ratings FROM reviews WHERE created_at < {cut} GROUP BY customer_id)"));
+            ctes.push(format!("rv AS (SELECT customer_id, count(*) AS reviews, avg(rating) AS rating_mean, count(*) FILTER (WHERE rating <= 2) AS low_ratings FROM reviews WHERE created_at < {cut}{only} GROUP BY customer_id)"));
             cols.extend([
                 "coalesce(rv.reviews, 0) AS reviews".into(),
                 "rv.rating_mean".into(),
@@ -211,7 +225,7 @@ impl Store {
             joins.push("LEFT JOIN rv ON rv.customer_id = base.customer_id".into());
         }
         if self.count("tickets")? > 0 {
-            ctes.push(format!("tk AS (SELECT customer_id, count(*) AS tickets, count(*) FILTER (WHERE NOT coalesce(resolved, false)) AS tickets_unresolved FROM tickets WHERE created_at < {cut} GROUP BY customer_id)"));
+            ctes.push(format!("tk AS (SELECT customer_id, count(*) AS tickets, count(*) FILTER (WHERE NOT coalesce(resolved, false)) AS tickets_unresolved FROM tickets WHERE created_at < {cut}{only} GROUP BY customer_id)"));
             cols.extend([
                 "coalesce(tk.tickets, 0) AS tickets".to_string(),
                 "coalesce(tk.tickets_unresolved, 0) AS tickets_unresolved".into(),

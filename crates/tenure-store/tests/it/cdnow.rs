@@ -217,3 +217,40 @@ fn export_and_read_only_sql() {
         .expect("parquet ingest");
     assert_eq!((r.read, r.accepted), (6_919, 6_919), "{r:?}");
 }
+
+/// One customer's features equal their row of everyone's features, and an unknown or
+/// hostile id gives no row.
+#[test]
+fn one_customers_features_equal_their_row_of_everyones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ingest_cdnow(dir.path());
+    let as_of = parse_date("1997-09-30").expect("date");
+    let all = store.customer_features(as_of).expect("features");
+    let ids: Vec<String> = col_str(&all, "customer_id").into_iter().flatten().collect();
+    let last = ids[ids.len() - 1].clone();
+    for id in ["0001", "0004", "1033", last.as_str()] {
+        let i = ids.iter().position(|x| x == id).expect("known customer");
+        let one = store
+            .query_arrow(&store.customer_features_sql(as_of, id).expect("sql"))
+            .expect("one customer's features");
+        assert_eq!(col_str(&one, "customer_id"), vec![Some(id.to_string())]);
+        for c in [
+            "x",
+            "t_x_days",
+            "T_days",
+            "monetary_mean",
+            "spend_total",
+            "recency_days",
+        ] {
+            let (a, b) = (col_f64(&one, c)[0], col_f64(&all, c)[i]);
+            assert_eq!(a, b, "{id} {c}");
+        }
+        assert_eq!(col_i64(&one, "orders")[0], col_i64(&all, "orders")[i]);
+    }
+    for id in ["nobody", "x' OR '1'='1"] {
+        let none = store
+            .query_arrow(&store.customer_features_sql(as_of, id).expect("sql"))
+            .expect("query");
+        assert_eq!(none.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    }
+}
