@@ -21,7 +21,6 @@ mod rows;
 
 pub use rows::{RowRejection, RowsReport, MAX_ROWS as MAX_INGEST_ROWS};
 
-
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
