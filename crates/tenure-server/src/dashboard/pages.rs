@@ -1276,7 +1276,30 @@ pub(crate) async fn customer(
     if let Some(c) = &cluster {
         b.push_str(&card("cluster", t(lang, "cust.cluster"), c, c));
     }
+    let satisfaction = jnum(p.sentiment.as_ref(), "satisfaction");
+    if satisfaction.is_some() {
+        let reviews = jnum(p.sentiment.as_ref(), "reviews");
+        b.push_str(&card(
+            "satisfaction",
+            t(lang, "cust.satisfaction"),
+            &format!(
+                "{} ({} {})",
+                fmt_num(satisfaction, 2),
+                fmt_num(reviews, 0),
+                t(lang, "cust.reviews_n")
+            ),
+            &raw(satisfaction),
+        ));
+    }
     b.push_str("</div>");
+    if let Some(n) = &p.narrative {
+        let _ = write!(
+            b,
+            "<h2>{}</h2><div class=\"panel\"><p id=\"narrative\">{}</p></div>",
+            t(lang, "cust.narrative"),
+            escape(n)
+        );
+    }
     if let Some(w) = &p.why {
         let _ = write!(
             b,

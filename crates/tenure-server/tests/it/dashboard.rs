@@ -16,6 +16,8 @@ struct Shop {
     key: String,
     /// The sentiment table's row of the newest month, as expected.
     sentiment_row: String,
+    /// A customer who wrote a review.
+    reviewer: String,
     _dir: tempfile::TempDir,
 }
 
@@ -96,6 +98,12 @@ fn build() -> Result<Shop, Box<dyn std::error::Error>> {
             ..Default::default()
         },
     )?;
+    tenure_engine::write_narratives(&store, None, chrono::Utc::now().naive_utc())?;
+    let reviewer =
+        tenure_engine::rows_json(&store.query_arrow("SELECT min(customer_id) AS c FROM reviews")?)?
+            .first()
+            .and_then(|r| r.get("c")?.as_str().map(str::to_string))
+            .ok_or("no reviewer")?;
     let key = tenure_server::create_key(
         &store,
         Scope::Read,
@@ -131,6 +139,7 @@ fn build() -> Result<Shop, Box<dyn std::error::Error>> {
         addr,
         key,
         sentiment_row,
+        reviewer,
         _dir: dir,
     })
 }
@@ -439,4 +448,14 @@ fn a_project_without_reviews_says_so() {
     assert!(body.contains("id=\"no-reviews\""), "{body}");
     let r = crate::common::get("/ui/sentiment?lang=zh", Some(&f.read));
     assert!(String::from_utf8_lossy(&r.body).contains("该项目没有评论"));
+}
+
+#[test]
+fn drill_down_shows_the_narrative_and_review_satisfaction() {
+    let r = page(&format!("/ui/customers/{}", enc(&shop().reviewer)));
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("id=\"narrative\""), "{}", r.body);
+    assert!(r.body.contains("data-testid=\"satisfaction\""));
+    let zh = page(&format!("/ui/customers/{}?lang=zh", enc(&shop().reviewer)));
+    assert!(zh.body.contains("评价满意度") && zh.body.contains("客户画像"));
 }
