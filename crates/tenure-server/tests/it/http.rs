@@ -109,8 +109,13 @@ fn unknown_things_are_json_404_and_405() {
     let r = get("/v1/nope", Some(&f.read));
     assert_eq!(r.status, 404);
     assert_eq!(r.code(), "not_found");
+    // The root now sends people to the dashboard; other unknown paths stay JSON 404s.
     let r = get("/", None);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/ui"));
+    let r = get("/no-such-page", None);
     assert_eq!(r.status, 404);
+    assert_eq!(r.code(), "not_found");
     let r = send("DELETE", "/v1/segments", Some(&f.admin), None, None);
     assert_eq!(r.status, 405, "{}", r.text());
     assert_eq!(r.code(), "method_not_allowed");
