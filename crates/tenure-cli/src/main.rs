@@ -22,9 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tenure_engine::sim::SimParams;
 use tenure_engine::store::arrow::record_batch::RecordBatch;
 use tenure_engine::store::arrow::util::pretty::pretty_format_batches;
-use tenure_engine::store::{
-    parse_date, Horizon, IngestReport, OnConflict, Status, Store,
-};
+use tenure_engine::store::{parse_date, Horizon, IngestReport, OnConflict, Status, Store};
 use tenure_engine::RiskTarget;
 
 #[derive(Parser)]

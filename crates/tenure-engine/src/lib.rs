@@ -42,14 +42,6 @@ pub use fusion::{
     evaluate_fusion, out_of_fold, render_fusion_html, train_fusion, FusedModel, FusionOptions,
     FusionReport, Ranking,
 };
-pub use narrative::{
-    facts_sql, gather_facts, narrate, narrate_zh, narrative_row, write_narratives,
-    NarrativeFacts, NarrativeSummary, TicketTopic, TICKET_TOPICS,
-};
-pub use text_features::{
-    hash_tokens, hashed_embedding, text_features, CustomerText, Embedder, TextFeatureOptions,
-    TextFeatures,
-};
 pub use live::{
     load_value_fit, rescore_customers, retrain, save_value_fit, score_buyer, BuyerValue, Change,
     CustomerChange, LiveUpdate, OneCustomer, RetrainModel, ValueFit, VALUE_FIT_DIR,
@@ -58,6 +50,10 @@ pub use named_segments::{
     create_segment, export_segment, list_segments, rfm_slug, validate_predicate,
     validate_segment_name, ExportFormat, SegmentExport, SegmentSize, SegmentsReport,
     MAX_PREDICATE_LEN, PREDICATE_COLUMNS, RFM_GROUPS,
+};
+pub use narrative::{
+    facts_sql, gather_facts, narrate, narrate_zh, narrative_row, write_narratives, NarrativeFacts,
+    NarrativeSummary, TicketTopic, TICKET_TOPICS,
 };
 pub use risk::{
     as_of_guard, bench_risk, buyer_columns, evaluate_risk, high_value_labels, load_risk_model,
@@ -75,15 +71,19 @@ pub use sentiment::{
     analyze_reviews, embed_cached, train_sentiment, AnalyzeReviewsOptions, AnalyzeReviewsReport,
     SentimentData, TrainSentimentOptions, TrainSentimentReport,
 };
+pub use text_features::{
+    hash_tokens, hashed_embedding, text_features, CustomerText, Embedder, TextFeatureOptions,
+    TextFeatures,
+};
 pub use value::{
     last_order_date, rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary,
-    ValueOptions, ValueScores, ValueSummary,
+    ValueOptions, ValueScores, ValueSummary, AUTO_INTERVAL_MAX_BUYERS,
 };
-pub use value_file::{score_orders_file, FileValueSummary};
 pub use value_eval::{
     evaluate_value, render_html, CumulativeCheck, PurchaseModelKind, SpendCheck, ValueEvalOptions,
     ValueEvalReport,
 };
+pub use value_file::{score_orders_file, FileValueSummary};
 
 /// The store, re-exported so the faces depend on the engine alone.
 pub use tenure_store as store;

@@ -191,7 +191,7 @@ impl Encoder {
         self.bert.hidden_size()
     }
 
-    /// The token count inputs are truncated at, [CLS] and [SEP] included.
+    /// The token count inputs are truncated at, `[CLS]` and `[SEP]` included.
     pub fn max_length(&self) -> usize {
         self.max_length
     }

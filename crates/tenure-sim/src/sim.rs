@@ -725,7 +725,8 @@ impl<'a> Gen<'a> {
             };
         // An issue may make the customer resolve to leave (no draw when switched off, so the
         // shop without it is reproduced exactly).
-        let leaving = issue != Issue::None && c.leave_prob > 0.0 && rng.random::<f64>() < c.leave_prob;
+        let leaving =
+            issue != Issue::None && c.leave_prob > 0.0 && rng.random::<f64>() < c.leave_prob;
         let returned = !cancelled
             && rng.random::<f64>()
                 < if matches!(issue, Issue::BrokenItem | Issue::WrongItem) {

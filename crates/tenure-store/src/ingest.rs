@@ -344,7 +344,7 @@ pub(crate) fn open_input(
             let batches = read_parquet(&format!(
                 "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet('{p}')"
             ))
-                .map_err(|e| input_err(format!("not a readable Parquet file ({e})")))?;
+            .map_err(|e| input_err(format!("not a readable Parquet file ({e})")))?;
             let columns = batches
                 .first()
                 .map(|b| {
@@ -704,7 +704,8 @@ impl Store {
         // again into the staging table, so that every key classified in SQL has all its rows.
         let mark = Instant::now();
         if !router.recover.is_empty() {
-            let mut again = open_input(ctx.path, ctx.format, ctx.opts, &|sql| self.query_arrow(sql))?;
+            let mut again =
+                open_input(ctx.path, ctx.format, ctx.opts, &|sql| self.query_arrow(sql))?;
             let mut batcher = make_batcher();
             let mut stage = self
                 .conn
@@ -768,7 +769,8 @@ impl Store {
         phases.push(("classify".into(), mark.elapsed().as_secs_f64()));
         let mark = Instant::now();
         if !conflict_lines.is_empty() {
-            let mut again = open_input(ctx.path, ctx.format, ctx.opts, &|sql| self.query_arrow(sql))?;
+            let mut again =
+                open_input(ctx.path, ctx.format, ctx.opts, &|sql| self.query_arrow(sql))?;
             let mut rec = RawRecord::default();
             while again.next(&mut rec)? {
                 if let Some(reason) = conflict_lines.get(&rec.line) {

@@ -20,10 +20,10 @@ mod text;
 pub use config::{Config, ProjectSection, CONFIG_FILE};
 pub use error::{Result, StoreError};
 pub use features::{parse_date, Horizon, TrackingDays};
-pub use narratives::{NarrativeRow, StoredNarrative};
 pub use ingest::{
     Format, IngestOptions, IngestReport, OnConflict, RowRejection, RowsReport, MAX_INGEST_ROWS,
 };
+pub use narratives::{NarrativeRow, StoredNarrative};
 pub use orders_file::{read_orders_file, OrderTransactions, OrdersFileOptions, OrdersFileReport};
 pub use parse::{parse_amount, parse_timestamp, TimeZone};
 pub use schema::{table, ColType, ColumnSpec, TableSpec, MIGRATIONS, TABLES};

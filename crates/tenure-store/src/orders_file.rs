@@ -396,8 +396,8 @@ mod tests {
              5,a,2024-01-05,8\n",
         )
         .expect("test setup");
-        let (tx, r) =
-            read_orders_with(&f, &opts(dir.path(), &[], OnConflict::Reject), &no_parquet).expect("test setup");
+        let (tx, r) = read_orders_with(&f, &opts(dir.path(), &[], OnConflict::Reject), &no_parquet)
+            .expect("test setup");
         assert_eq!(
             (r.read, r.accepted, r.duplicate, r.conflicting, r.rejected),
             (7, 3, 1, 1, 2)
@@ -409,7 +409,8 @@ mod tests {
         assert_eq!(tx.amount, vec![10.0, -4.0]);
         assert_eq!(tx.is_return, vec![false, true]);
         assert_eq!(tx.day[0], 19723); // 2024-01-01
-        let rejects = std::fs::read_to_string(r.rejects_file.expect("test setup")).expect("test setup");
+        let rejects =
+            std::fs::read_to_string(r.rejects_file.expect("test setup")).expect("test setup");
         assert!(rejects.contains("conflict: the same order as line 2"));
         assert!(rejects.contains("not a date"));
         assert!(rejects.contains("expected 5 fields, found 4"));
@@ -425,7 +426,8 @@ mod tests {
         )
         .expect("test setup");
         let (tx, r) =
-            read_orders_with(&f, &opts(dir.path(), &[], OnConflict::Replace), &no_parquet).expect("test setup");
+            read_orders_with(&f, &opts(dir.path(), &[], OnConflict::Replace), &no_parquet)
+                .expect("test setup");
         assert_eq!(
             (r.read, r.accepted, r.duplicate, r.conflicting),
             (3, 1, 1, 1)
@@ -449,7 +451,8 @@ mod tests {
             ("amount", "column4"),
         ];
         let (tx, r) =
-            read_orders_with(&f, &opts(dir.path(), &map, OnConflict::Reject), &no_parquet).expect("test setup");
+            read_orders_with(&f, &opts(dir.path(), &map, OnConflict::Reject), &no_parquet)
+                .expect("test setup");
         assert_eq!((r.read, r.accepted, r.duplicate), (3, 3, 0));
         assert_eq!(tx.customer, vec![0, 0, 1]);
     }

@@ -174,7 +174,11 @@ fn customers_who_say_they_leave_have_left_and_the_switch_turns_it_off() {
             }
         }
     }
-    assert!(sayers.len() >= 20, "{} customers say they leave", sayers.len());
+    assert!(
+        sayers.len() >= 20,
+        "{} customers say they leave",
+        sayers.len()
+    );
     assert!(
         sayers.iter().all(|c| !alive[c]),
         "everyone who says they leave has dropped out"
