@@ -15,8 +15,9 @@ use std::sync::{Arc, RwLock};
 
 use tenure_engine::PiiMode;
 
-/// Answers kept at most (about 3 KB each); beyond it, new answers are computed but not kept.
-pub const MAX_ENTRIES: usize = 500_000;
+/// Answers kept at most (about 3 KB each, so ~300 MB); beyond it, new answers are computed on
+/// every request and not kept, and the start-up fill stops.
+pub const MAX_ENTRIES: usize = 100_000;
 
 type Key = (String, u8);
 
