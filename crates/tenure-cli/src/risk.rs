@@ -48,21 +48,6 @@ pub struct TextArgs {
     fuse_embeddings: bool,
 }
 
-/// The sentiment heads shipped with the binary (docs/RESULTS.md, "Sentiment"), read as the
-/// sentiment statistics of the language features when the encoder matches.
-const BUILTIN_HEADS: &[(&str, &[u8], &[u8])] = &[
-    (
-        "m3e-small",
-        include_bytes!("../../../models/sentiment/m3e-small/head.json"),
-        include_bytes!("../../../models/sentiment/m3e-small/head.safetensors"),
-    ),
-    (
-        "all-minilm-l6-v2",
-        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.json"),
-        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.safetensors"),
-    ),
-];
-
 /// Loaded encoder and sentiment head behind an [`Embedder`].
 struct TextModel {
     encoder: Option<Encoder>,
@@ -91,11 +76,9 @@ impl TextModel {
                 ..EncoderOptions::default()
             },
         )?;
-        let head = BUILTIN_HEADS
-            .iter()
-            .find(|(m, _, _)| *m == a.encoder)
-            .map(|(name, card, weights)| {
-                Head::from_bytes(card, weights, &format!("builtin:{name}"))
+        let head = tenure_engine::builtin_sentiment_head(&a.encoder)
+            .map(|(card, weights)| {
+                Head::from_bytes(card, weights, &format!("builtin:{}", a.encoder))
             })
             .transpose()?;
         Ok(TextModel {

@@ -14,21 +14,6 @@ use tenure_lm::{
 
 use crate::lm::models_dir;
 
-/// The heads shipped in the binary, trained on real data (docs/RESULTS.md, "Sentiment"):
-/// (catalogue model, head.json, head.safetensors).
-const BUILTIN_HEADS: &[(&str, &[u8], &[u8])] = &[
-    (
-        "m3e-small",
-        include_bytes!("../../../models/sentiment/m3e-small/head.json"),
-        include_bytes!("../../../models/sentiment/m3e-small/head.safetensors"),
-    ),
-    (
-        "all-minilm-l6-v2",
-        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.json"),
-        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.safetensors"),
-    ),
-];
-
 /// `tenure train ...`.
 #[derive(Subcommand)]
 pub enum TrainCommand {
@@ -250,8 +235,8 @@ pub fn analyze(cmd: AnalyzeCommand, project: &Path, json: bool) -> Result<()> {
             (Head::load(&project_head)?, "models/sentiment".to_string())
         }
         None => {
-            let Some((name, card, weights)) = BUILTIN_HEADS.iter().find(|(m, _, _)| *m == a.model)
-            else {
+            let name = a.model.as_str();
+            let Some((card, weights)) = tenure_engine::builtin_sentiment_head(name) else {
                 bail!(
                     "no sentiment head shipped for --model {}: train one with `tenure train sentiment --model {}` or pass --head DIR",
                     a.model,

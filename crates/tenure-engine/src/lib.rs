@@ -68,8 +68,9 @@ pub use segment::{
     ClusterSummary, FeatureColumn, FeatureSpec, Missing, CLUSTER_MODEL_KIND,
 };
 pub use sentiment::{
-    analyze_reviews, embed_cached, train_sentiment, AnalyzeReviewsOptions, AnalyzeReviewsReport,
-    SentimentData, TrainSentimentOptions, TrainSentimentReport,
+    analyze_reviews, builtin_sentiment_head, embed_cached, train_sentiment, AnalyzeReviewsOptions,
+    AnalyzeReviewsReport, SentimentData, TrainSentimentOptions, TrainSentimentReport,
+    BUILTIN_SENTIMENT_HEADS,
 };
 pub use text_features::{
     hash_tokens, hashed_embedding, text_features, CustomerText, Embedder, TextFeatureOptions,

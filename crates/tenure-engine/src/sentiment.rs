@@ -21,6 +21,30 @@ use tenure_store::{ReviewAnalysisRow, Satisfaction, Store};
 
 use crate::error::{EngineError, Result};
 
+/// The sentiment heads shipped in the binary, trained on real data (docs/RESULTS.md, "Sentiment"):
+/// (catalogue model, head.json, head.safetensors). One list for every face that classifies text.
+pub const BUILTIN_SENTIMENT_HEADS: &[(&str, &[u8], &[u8])] = &[
+    (
+        "m3e-small",
+        include_bytes!("../../../models/sentiment/m3e-small/head.json"),
+        include_bytes!("../../../models/sentiment/m3e-small/head.safetensors"),
+    ),
+    (
+        "all-minilm-l6-v2",
+        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.json"),
+        include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.safetensors"),
+    ),
+];
+
+/// The shipped sentiment head of a catalogue model as (card, weights) bytes for
+/// `tenure_lm::Head::from_bytes`; `None` when none ships for it.
+pub fn builtin_sentiment_head(model: &str) -> Option<(&'static [u8], &'static [u8])> {
+    BUILTIN_SENTIMENT_HEADS
+        .iter()
+        .find(|(m, _, _)| *m == model)
+        .map(|(_, card, weights)| (*card, *weights))
+}
+
 fn lm(e: tenure_lm::LmError) -> EngineError {
     EngineError::Data(e.to_string())
 }

@@ -41,17 +41,8 @@ impl TextModel {
         }
     }
 
-    fn head_bytes(self) -> (&'static [u8], &'static [u8]) {
-        match self {
-            TextModel::MiniLm => (
-                include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.json"),
-                include_bytes!("../../../models/sentiment/all-minilm-l6-v2/head.safetensors"),
-            ),
-            TextModel::M3eSmall => (
-                include_bytes!("../../../models/sentiment/m3e-small/head.json"),
-                include_bytes!("../../../models/sentiment/m3e-small/head.safetensors"),
-            ),
-        }
+    fn head_bytes(self) -> Option<(&'static [u8], &'static [u8])> {
+        tenure_engine::builtin_sentiment_head(self.name())
     }
 
     fn slot(self) -> usize {
@@ -169,7 +160,9 @@ fn load(slots: &Slots, dir: Option<&Path>, model: TextModel) -> Result<Arc<Loade
         },
     )
     .map_err(|e| unavailable(model, &e))?;
-    let (card, weights) = model.head_bytes();
+    let (card, weights) = model.head_bytes().ok_or_else(|| {
+        ApiError::Internal(format!("no sentiment head ships for {}", model.name()))
+    })?;
     let head = Head::from_bytes(card, weights, model.name())
         .map_err(|e| ApiError::Internal(format!("shipped head of {}: {e}", model.name())))?;
     let loaded = Arc::new(Loaded { encoder, head });
@@ -278,7 +271,7 @@ mod tests {
         );
         assert!(check_texts(&["fine".into(), String::new()]).is_ok());
         for m in [TextModel::MiniLm, TextModel::M3eSmall] {
-            let (c, w) = m.head_bytes();
+            let (c, w) = m.head_bytes().expect("a head ships for every text model");
             let head = Head::from_bytes(c, w, m.name()).expect("shipped head");
             assert!(head.labels().len() >= 2);
         }
