@@ -1,13 +1,15 @@
 //! `tenure segment cluster`: behaviour segments by k-means, each named by its defining traits and the
 //! top words of its members' reviews and tickets.
 //!
-//! The path: as-of features (plus the latest value scores, when there are some) → missing values
-//! filled and skewed counts and money put on a log scale → z-scores → k-means for every k in a range,
-//! k chosen by silhouette → clusters named from their centroids → `customer_clusters` rows and a
-//! saved model (`models/<id>/model.json`) that assigns one customer without refitting.
+//! The path: as-of features (plus the latest value scores, when there are some, and — when the
+//! project holds reviews or tickets — the mean embedding of each customer's texts reduced to four
+//! dimensions) → missing values filled and skewed counts and money put on a log scale → z-scores →
+//! k-means for every k in a range, k chosen by silhouette → clusters named from their centroids →
+//! `customer_clusters` rows and a saved model (`models/<id>/model.json`) that assigns one customer
+//! without refitting.
 //!
 //! The pure core, [`cluster_customers`], takes any named numeric columns plus optional per-customer
-//! text, so text-embedding dimensions can be appended to the behaviour features later.
+//! text.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -689,10 +691,9 @@ fn store_columns(
     scores: Option<&str>,
     customer: Option<&str>,
 ) -> Result<(Vec<String>, Vec<FeatureColumn>)> {
-    let sql = store.features_sql(as_of)?;
     let sql = match customer {
-        Some(id) => format!("SELECT * FROM ({sql}) WHERE customer_id = {}", sql_text(id)),
-        None => sql,
+        Some(id) => store.customer_features_sql(as_of, id)?,
+        None => store.features_sql(as_of)?,
     };
     let f = store.query_arrow(&sql)?;
     let ids = str_col(&f, "customer_id")?;
@@ -738,7 +739,48 @@ fn store_columns(
             });
         }
     }
+    cols.extend(text_columns(store, as_of, &ids)?);
     Ok((ids, cols))
+}
+
+/// Dimensions of the reduced text embedding a customer is clustered on.
+const TEXT_DIMS: usize = 4;
+
+/// The mean embedding of each customer's reviews and tickets up to `as_of`, reduced to
+/// [`TEXT_DIMS`] columns (`emb_mean_*`) by the seeded random projection of `text_features`; none
+/// when the store holds no text. Embeddings are signed feature hashes of the words (deterministic,
+/// no model file), so a single customer re-assigned later gets exactly the columns the clusters
+/// were fitted on. A customer without text sits at 0, the projection's neutral point.
+fn text_columns(store: &Store, as_of: NaiveDate, ids: &[String]) -> Result<Vec<FeatureColumn>> {
+    if store.count("reviews")? + store.count("tickets")? == 0 || ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tf = crate::text_features::text_features(
+        store,
+        as_of,
+        ids,
+        &crate::text_features::Embedder::Hashed { dim: 256 },
+        &crate::text_features::TextFeatureOptions {
+            projection_dim: TEXT_DIMS,
+            narrative: false,
+            text_embeddings: true,
+            ..Default::default()
+        },
+    )?;
+    (0..TEXT_DIMS)
+        .map(|j| {
+            let name = format!("emb_mean_{j}");
+            let values = tf.table.column(&name).map(<[f64]>::to_vec).ok_or_else(|| {
+                EngineError::Data(format!("text features lack {name}; please report this"))
+            })?;
+            Ok(FeatureColumn {
+                name,
+                values,
+                log1p: false,
+                missing: Missing::Zero,
+            })
+        })
+        .collect()
 }
 
 /// Each customer's reviews and tickets up to `as_of`, joined into one text, aligned with `ids`;

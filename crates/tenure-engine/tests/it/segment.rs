@@ -50,6 +50,11 @@ fn clusters_a_generated_shop_and_assigns_one_customer_like_the_batch() {
         s.features
     );
     assert!(s.has_text);
+    assert!(
+        (0..4).all(|j| s.features.iter().any(|f| *f == format!("emb_mean_{j}"))),
+        "reduced text embeddings are clustered on: {:?}",
+        s.features
+    );
     let names: HashSet<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names.len(), s.k, "distinct names: {names:?}");
     assert!(s
