@@ -141,8 +141,9 @@ proptest! {
         };
         let r = send(method, &path, key, ct, body);
         // The one 5xx by design: a text route on a machine whose model cache lacks the encoder
-        // answers 503 `model_not_installed` (what to run), which is no fault of the server.
-        let uninstalled = r.status == 503 && r.code() == "model_not_installed";
+        // answers 503 `model_not_installed` (what to run). Allowed only where the models are in fact
+        // missing; CI pulls them, so there every answer must be below 500.
+        let uninstalled = r.status == 503 && r.code() == "model_not_installed" && !models_installed();
         prop_assert!(r.status < 500 || uninstalled, "{method} {path} -> {} {}", r.status, r.text());
         if r.status >= 400 {
             prop_assert!(
@@ -152,4 +153,16 @@ proptest! {
             prop_assert!(!r.code().is_empty());
         }
     }
+}
+
+/// Whether both catalogue encoders are in the model cache the server reads.
+fn models_installed() -> bool {
+    let dir = match std::env::var_os("TENURE_HOME") {
+        Some(h) => std::path::PathBuf::from(h).join("models"),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/tenure/models"),
+    };
+    ["all-minilm-l6-v2", "m3e-small"]
+        .iter()
+        .all(|m| dir.join(m).join("model.safetensors").is_file())
 }
