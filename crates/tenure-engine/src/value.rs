@@ -414,6 +414,21 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
     })
 }
 
+/// [`score_customers`] on the customers known on `as_of`, its "nobody to score" error said in terms
+/// of the as-of date the user chose.
+pub(crate) fn score_as_of(
+    c: &CustomerColumns<'_>,
+    opts: &ValueOptions,
+    as_of: NaiveDate,
+) -> Result<ValueScores> {
+    score_customers(c, opts).map_err(|e| match e {
+        EngineError::Data(m) if m.starts_with("no customer") => EngineError::Data(format!(
+            "no customer has an order on or before {as_of}: pick a later --as-of"
+        )),
+        e => e,
+    })
+}
+
 /// Score every customer's value as of a day and append the scores to `customer_scores`.
 ///
 /// BG/NBD and Gamma-Gamma are fitted on the as-of features in days (x = repeat purchase days, t_x and
@@ -435,7 +450,7 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
     let monetary_mean = f64_col(&f, "monetary_mean")?;
     let recency = f64_col(&f, "recency_days")?;
     let spend = f64_col(&f, "spend_total")?;
-    let scores = score_customers(
+    let scores = score_as_of(
         &CustomerColumns {
             x: &x,
             t_x: &t_x,
@@ -446,13 +461,8 @@ pub fn score_value(store: &Store, opts: &ValueOptions) -> Result<ValueSummary> {
             spend: &spend,
         },
         opts,
-    )
-    .map_err(|e| match e {
-        EngineError::Data(m) if m.starts_with("no customer") => EngineError::Data(format!(
-            "no customer has an order on or before {as_of}: pick a later --as-of"
-        )),
-        e => e,
-    })?;
+        as_of,
+    )?;
     let ValueScores {
         ref bg,
         ref gg,

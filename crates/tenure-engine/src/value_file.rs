@@ -19,8 +19,7 @@ use tenure_store::{read_orders_file, OrdersFileOptions, OrdersFileReport};
 
 use crate::error::{EngineError, Result};
 use crate::value::{
-    score_customers, CustomerColumns, GroupSummary, ValueOptions, ValueScores,
-    CUSTOMER_SCORES_COLUMNS,
+    score_as_of, CustomerColumns, GroupSummary, ValueOptions, ValueScores, CUSTOMER_SCORES_COLUMNS,
 };
 
 /// What scoring an orders file did.
@@ -123,7 +122,7 @@ pub fn score_orders_file(
     );
     phases.push(("summarise", mark.elapsed().as_secs_f64()));
 
-    let scores = score_customers(
+    let scores = score_as_of(
         &CustomerColumns {
             x: &x,
             t_x: &t_x,
@@ -134,13 +133,8 @@ pub fn score_orders_file(
             spend: &spend,
         },
         opts,
-    )
-    .map_err(|e| match e {
-        EngineError::Data(m) if m.starts_with("no customer") => EngineError::Data(format!(
-            "no customer has an order on or before {as_of}: pick a later --as-of"
-        )),
-        e => e,
-    })?;
+        as_of,
+    )?;
     phases.extend(scores.phases.iter().copied());
 
     let mark = Instant::now();
