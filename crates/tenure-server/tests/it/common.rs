@@ -81,23 +81,7 @@ fn build() -> Result<Fixture, Box<dyn std::error::Error>> {
             ..Default::default()
         },
     )?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let served = state.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("test runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            tenure_server::serve(listener, served, std::future::pending())
-                .await
-                .expect("serve");
-        });
-    });
+    let addr = spawn(state.clone())?;
     Ok(Fixture {
         addr,
         read,
@@ -109,6 +93,28 @@ fn build() -> Result<Fixture, Box<dyn std::error::Error>> {
         customers: scored.customers as i64,
         _dir: dir,
     })
+}
+
+/// Serves `state` on a fresh loopback port from a background runtime, for the rest of the test
+/// binary's life; returns the address.
+pub fn spawn(state: AppState) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            tenure_server::serve(listener, state, std::future::pending())
+                .await
+                .expect("serve");
+        });
+    });
+    Ok(addr)
 }
 
 /// A response.
@@ -183,14 +189,30 @@ pub fn send_to(
     content_type: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> Resp {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let mut headers = Vec::new();
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    if let Some(ct) = content_type {
+        headers.push(("Content-Type", ct));
+    }
+    send_headers(addr, method, target, &headers, body)
+}
+
+/// One HTTP/1.1 request to `addr` with any headers (cookies, forms), on a fresh connection.
+pub fn send_headers(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Resp {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).ok();
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(k) = key {
-        head.push_str(&format!("Authorization: Bearer {k}\r\n"));
-    }
-    if let Some(ct) = content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
     if let Some(b) = &body {
         head.push_str(&format!("Content-Length: {}\r\n", b.len()));

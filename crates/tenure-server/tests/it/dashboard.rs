@@ -1,13 +1,13 @@
 //! The dashboard over real HTTP on loopback, on its own small project: a generated shop (with
 //! reviews and personal data) plus a customer whose id is an HTML injection attempt.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use tenure_engine::store::{IngestOptions, Store};
 use tenure_server::{AppState, LogSink, Scope, ServeOptions};
+
+use crate::common::{enc, send_headers, spawn};
 
 const HOSTILE: &str = "<script>alert(\"x\")</script>&'";
 
@@ -119,22 +119,7 @@ fn build() -> Result<Shop, Box<dyn std::error::Error>> {
             ..Default::default()
         },
     )?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("test runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            tenure_server::serve(listener, state, std::future::pending())
-                .await
-                .expect("serve");
-        });
-    });
+    let addr = spawn(state)?;
     Ok(Shop {
         addr,
         key,
@@ -184,39 +169,27 @@ impl Resp {
 }
 
 fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-    let s = shop();
-    let mut c = TcpStream::connect(s.addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(60))).ok();
-    let mut head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        s.addr,
-        body.len()
+    let r = send_headers(
+        shop().addr,
+        method,
+        target,
+        headers,
+        Some(body.as_bytes().to_vec()),
     );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    c.write_all(head.as_bytes()).expect("write");
-    c.write_all(body.as_bytes()).expect("write body");
-    let mut raw = Vec::new();
-    c.read_to_end(&mut raw).expect("read");
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("response head");
     assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
+        r.header("transfer-encoding")
+            .is_none_or(|t| !t.contains("chunked")),
         "pages have a length"
     );
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status");
     Resp {
-        status,
-        head: head.to_string(),
-        body: body.to_string(),
+        status: r.status,
+        head: r
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\r\n"),
+        body: r.text(),
     }
 }
 
@@ -224,18 +197,6 @@ fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> 
 fn page(target: &str) -> Resp {
     let cookie = format!("tenure_key={}", shop().key);
     request("GET", target, &[("Cookie", &cookie)], "")
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[test]

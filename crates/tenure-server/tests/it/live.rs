@@ -13,7 +13,7 @@ use tenure_engine::store::{IngestOptions, SqlParam, Store};
 use tenure_models::{BgNbdFitted, BtydData, ClvParams, GammaGammaFitted, RfmParams};
 use tenure_server::{AppState, LogSink, Scope, ServeOptions};
 
-use crate::common::{enc, send_to, Resp};
+use crate::common::{enc, send_to, spawn, Resp};
 
 /// A served, scored CDNOW project that tests may write to, and a second connection to its store.
 pub struct Writable {
@@ -71,22 +71,7 @@ fn build() -> Result<Writable, Box<dyn std::error::Error>> {
             ..Default::default()
         },
     )?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("test runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            tenure_server::serve(listener, state, std::future::pending())
-                .await
-                .expect("serve");
-        });
-    });
+    let addr = spawn(state)?;
     Ok(Writable {
         addr,
         read,
