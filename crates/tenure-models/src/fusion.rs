@@ -20,7 +20,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::matrix::FeatureTable;
+use crate::matrix::{check_binary_fit, moments_ignoring_nan, FeatureTable};
 
 /// Hyper-parameters of the Adam-trained logistic head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,45 +120,14 @@ impl AdamLogisticParams {
     pub fn fit(&self, x: &FeatureTable, y: &[bool]) -> Result<AdamLogisticFitted> {
         const WHAT: &str = "adam logistic fit";
         self.check()?;
+        let positives = check_binary_fit(WHAT, x, y)?;
         let (n, p) = (x.n_rows(), x.n_columns());
-        if n == 0 || p == 0 {
-            return Err(Error::Empty { what: WHAT });
-        }
-        if y.len() != n {
-            return Err(Error::LengthMismatch {
-                what: WHAT,
-                left: n,
-                right: y.len(),
-            });
-        }
-        let positives = y.iter().filter(|&&v| v).count();
-        if positives == 0 || positives == n {
-            return Err(Error::SingleClass {
-                what: WHAT,
-                n,
-                present: if positives == 0 {
-                    "negative"
-                } else {
-                    "positive"
-                },
-            });
-        }
         let mut mean = Vec::with_capacity(p);
         let mut scale = Vec::with_capacity(p);
         let mut z: Vec<Vec<f64>> = Vec::with_capacity(p);
         for j in 0..p {
             let c = x.column_at(j);
-            let present: Vec<f64> = c.iter().copied().filter(|v| !v.is_nan()).collect();
-            let m = if present.is_empty() {
-                0.0
-            } else {
-                present.iter().sum::<f64>() / present.len() as f64
-            };
-            let var = if present.is_empty() {
-                0.0
-            } else {
-                present.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / present.len() as f64
-            };
+            let (m, var) = moments_ignoring_nan(c);
             let s = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
             z.push(
                 c.iter()

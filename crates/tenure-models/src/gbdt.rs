@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::matrix::FeatureTable;
+use crate::matrix::{check_binary_fit, FeatureTable};
 
 /// Smallest Hessian sum a child may hold (scikit-learn's `min_hessian_to_split`, 1e-3).
 const MIN_CHILD_HESSIAN: f64 = 1e-3;
@@ -404,29 +404,8 @@ impl GbdtParams {
     pub fn fit(&self, x: &FeatureTable, y: &[bool]) -> Result<GbdtFitted> {
         const WHAT: &str = "gbdt fit";
         self.validate()?;
+        let positives = check_binary_fit(WHAT, x, y)?;
         let n = x.n_rows();
-        if n == 0 || x.n_columns() == 0 {
-            return Err(Error::Empty { what: WHAT });
-        }
-        if y.len() != n {
-            return Err(Error::LengthMismatch {
-                what: WHAT,
-                left: n,
-                right: y.len(),
-            });
-        }
-        let positives = y.iter().filter(|&&v| v).count();
-        if positives == 0 || positives == n {
-            return Err(Error::SingleClass {
-                what: WHAT,
-                n,
-                present: if positives == 0 {
-                    "negative"
-                } else {
-                    "positive"
-                },
-            });
-        }
         let (thresholds, bins): (Vec<_>, Vec<_>) = (0..x.n_columns())
             .map(|j| bin_column(x.column_at(j), self.max_bins))
             .unzip();

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::matrix::FeatureTable;
+use crate::matrix::{check_binary_fit, moments_ignoring_nan, FeatureTable};
 
 /// Hyper-parameters of [`LogisticParams::fit`], named as scikit-learn names them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,44 +106,12 @@ impl LogisticParams {
                 reason: "must be positive and finite",
             });
         }
+        let positives = check_binary_fit(WHAT, x, y)?;
         let (n, p) = (x.n_rows(), x.n_columns());
-        if n == 0 || p == 0 {
-            return Err(Error::Empty { what: WHAT });
-        }
-        if y.len() != n {
-            return Err(Error::LengthMismatch {
-                what: WHAT,
-                left: n,
-                right: y.len(),
-            });
-        }
-        let positives = y.iter().filter(|&&v| v).count();
-        if positives == 0 || positives == n {
-            return Err(Error::SingleClass {
-                what: WHAT,
-                n,
-                present: if positives == 0 {
-                    "negative"
-                } else {
-                    "positive"
-                },
-            });
-        }
         let mut mean = Vec::with_capacity(p);
         let mut scale = Vec::with_capacity(p);
         for j in 0..p {
-            let c = x.column_at(j);
-            let vals: Vec<f64> = c.iter().copied().filter(|v| !v.is_nan()).collect();
-            let m = if vals.is_empty() {
-                0.0
-            } else {
-                vals.iter().sum::<f64>() / vals.len() as f64
-            };
-            let var = if vals.is_empty() {
-                0.0
-            } else {
-                vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / vals.len() as f64
-            };
+            let (m, var) = moments_ignoring_nan(x.column_at(j));
             mean.push(m);
             scale.push(if var > 0.0 { var.sqrt() } else { 1.0 });
         }

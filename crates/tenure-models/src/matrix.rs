@@ -140,6 +140,47 @@ impl FeatureTable {
     }
 }
 
+/// The checks every binary classifier's `fit` makes on its data: rows and columns present, one
+/// label per row, both classes present. Returns the number of positive labels.
+pub(crate) fn check_binary_fit(what: &'static str, x: &FeatureTable, y: &[bool]) -> Result<usize> {
+    let n = x.n_rows();
+    if n == 0 || x.n_columns() == 0 {
+        return Err(Error::Empty { what });
+    }
+    if y.len() != n {
+        return Err(Error::LengthMismatch {
+            what,
+            left: n,
+            right: y.len(),
+        });
+    }
+    let positives = y.iter().filter(|&&v| v).count();
+    if positives == 0 || positives == n {
+        return Err(Error::SingleClass {
+            what,
+            n,
+            present: if positives == 0 {
+                "negative"
+            } else {
+                "positive"
+            },
+        });
+    }
+    Ok(positives)
+}
+
+/// Mean and population variance of a column's present (non-NaN) values; (0, 0) when none is
+/// present. The standardizing models fill missing values with the mean afterwards.
+pub(crate) fn moments_ignoring_nan(col: &[f64]) -> (f64, f64) {
+    let present: Vec<f64> = col.iter().copied().filter(|v| !v.is_nan()).collect();
+    if present.is_empty() {
+        return (0.0, 0.0);
+    }
+    let m = present.iter().sum::<f64>() / present.len() as f64;
+    let var = present.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / present.len() as f64;
+    (m, var)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
