@@ -626,44 +626,15 @@ fn live_risk(
         Some(h) => format!("{}+{}", churn.model_id, h.model_id),
         None => churn.model_id.clone(),
     };
-    let n = ids.len();
-    let batch = RecordBatch::try_from_iter([
-        (
-            "run_id",
-            Arc::new(StringArray::from(vec![run_id.as_str(); n])) as ArrayRef,
-        ),
-        (
-            "as_of",
-            Arc::new(Date32Array::from(vec![day_num(as_of); n])) as ArrayRef,
-        ),
-        (
-            "customer_id",
-            Arc::new(StringArray::from(
-                ids.iter().map(String::as_str).collect::<Vec<_>>(),
-            )) as ArrayRef,
-        ),
-        (
-            "churn_probability",
-            Arc::new(Float64Array::from(churn_p)) as ArrayRef,
-        ),
-        (
-            "high_value_probability",
-            Arc::new(Float64Array::from(high_p)) as ArrayRef,
-        ),
-        (
-            "model_id",
-            Arc::new(StringArray::from(vec![model_id.as_str(); n])) as ArrayRef,
-        ),
-        (
-            "scored_at",
-            Arc::new(TimestampMicrosecondArray::from(vec![
-                now.and_utc()
-                    .timestamp_micros();
-                n
-            ])) as ArrayRef,
-        ),
-    ])
-    .map_err(|e| EngineError::Data(e.to_string()))?;
+    let batch = crate::risk::risk_batch(
+        &run_id,
+        day_num(as_of),
+        ids,
+        churn_p,
+        high_p,
+        &model_id,
+        now,
+    )?;
     let before = run_rows(store, "customer_risk", &run_id, ids)?;
     store.replace_customer_rows("customer_risk", &run_id, ids, batch)?;
     let after = run_rows(store, "customer_risk", &run_id, ids)?;

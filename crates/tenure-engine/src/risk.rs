@@ -1080,43 +1080,7 @@ pub fn score_risk(
     };
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a valid date");
     let day = (as_of - epoch).num_days() as i32;
-    let batch = RecordBatch::try_from_iter([
-        (
-            "run_id",
-            Arc::new(StringArray::from(vec![run_id.as_str(); n])) as ArrayRef,
-        ),
-        (
-            "as_of",
-            Arc::new(Date32Array::from(vec![day; n])) as ArrayRef,
-        ),
-        (
-            "customer_id",
-            Arc::new(StringArray::from(
-                all_ids.iter().map(String::as_str).collect::<Vec<_>>(),
-            )) as ArrayRef,
-        ),
-        (
-            "churn_probability",
-            Arc::new(Float64Array::from(churn_col)) as ArrayRef,
-        ),
-        (
-            "high_value_probability",
-            Arc::new(Float64Array::from(high_col)) as ArrayRef,
-        ),
-        (
-            "model_id",
-            Arc::new(StringArray::from(vec![model_id.as_str(); n])) as ArrayRef,
-        ),
-        (
-            "scored_at",
-            Arc::new(TimestampMicrosecondArray::from(vec![
-                now.and_utc()
-                    .timestamp_micros();
-                n
-            ])) as ArrayRef,
-        ),
-    ])
-    .map_err(|e| EngineError::Data(e.to_string()))?;
+    let batch = risk_batch(&run_id, day, &all_ids, churn_col, high_col, &model_id, now)?;
     store.append_derived("customer_risk", &[batch])?;
     let scored = churn_p.len();
     Ok(RiskScoreSummary {
@@ -1313,6 +1277,57 @@ pub fn bench_risk(params: &tenure_sim::HistoryParams) -> Result<RiskBenchReport>
         rescore_max_ms: max,
         mean_probability: prob.iter().sum::<f64>() / n.max(1) as f64,
     })
+}
+
+/// Rows of `customer_risk` for `ids` (one run, one model), as the batch scorer and live re-scoring
+/// both write them. `day` is the as-of date in days since 1970-01-01.
+pub(crate) fn risk_batch(
+    run_id: &str,
+    day: i32,
+    ids: &[String],
+    churn: Vec<Option<f64>>,
+    high_value: Vec<Option<f64>>,
+    model_id: &str,
+    now: NaiveDateTime,
+) -> Result<RecordBatch> {
+    let n = ids.len();
+    RecordBatch::try_from_iter([
+        (
+            "run_id",
+            Arc::new(StringArray::from(vec![run_id; n])) as ArrayRef,
+        ),
+        (
+            "as_of",
+            Arc::new(Date32Array::from(vec![day; n])) as ArrayRef,
+        ),
+        (
+            "customer_id",
+            Arc::new(StringArray::from(
+                ids.iter().map(String::as_str).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        (
+            "churn_probability",
+            Arc::new(Float64Array::from(churn)) as ArrayRef,
+        ),
+        (
+            "high_value_probability",
+            Arc::new(Float64Array::from(high_value)) as ArrayRef,
+        ),
+        (
+            "model_id",
+            Arc::new(StringArray::from(vec![model_id; n])) as ArrayRef,
+        ),
+        (
+            "scored_at",
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                now.and_utc()
+                    .timestamp_micros();
+                n
+            ])) as ArrayRef,
+        ),
+    ])
+    .map_err(|e| EngineError::Data(e.to_string()))
 }
 
 #[cfg(test)]
