@@ -25,6 +25,69 @@ fn request_id() -> String {
     format!("{:016x}", rand::rng().next_u64())
 }
 
+/// One request as the logs and metrics see it: a fresh id, the method and the route template
+/// (never the path, which can hold a customer id, nor the query). Shared by the API's and the
+/// dashboard's `observe` layers.
+pub(crate) struct RequestLog {
+    /// Request id, also sent back as `x-request-id`.
+    pub(crate) id: String,
+    method: String,
+    route: String,
+    start: Instant,
+}
+
+impl RequestLog {
+    /// Starts the clock for `req`.
+    pub(crate) fn begin(req: &Request) -> Self {
+        RequestLog {
+            id: request_id(),
+            method: req.method().as_str().to_string(),
+            route: req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string()),
+            start: Instant::now(),
+        }
+    }
+
+    /// Logs the cause a handler attached to a 5xx (server log only, never the response).
+    pub(crate) fn internal_error(&self, st: &AppState, cause: &str) {
+        st.inner.opts.log.line(
+            &serde_json::json!({
+                "ts": chrono::Utc::now().to_rfc3339(),
+                "level": "error",
+                "msg": "internal error",
+                "request_id": self.id,
+                "method": self.method,
+                "route": self.route,
+                "error": cause,
+            })
+            .to_string(),
+        );
+    }
+
+    /// Records the answer in the metrics and writes the one-line JSON request log.
+    pub(crate) fn finish(&self, st: &AppState, status: StatusCode) {
+        let seconds = self.start.elapsed().as_secs_f64();
+        st.inner
+            .metrics
+            .record(&self.route, &self.method, status.as_u16(), seconds);
+        st.inner.opts.log.line(
+            &serde_json::json!({
+                "ts": chrono::Utc::now().to_rfc3339(),
+                "level": if status.is_server_error() { "error" } else if status.is_client_error() { "warn" } else { "info" },
+                "msg": "request",
+                "request_id": self.id,
+                "method": self.method,
+                "route": self.route,
+                "status": status.as_u16(),
+                "latency_ms": (seconds * 1e6).round() / 1e3,
+            })
+            .to_string(),
+        );
+    }
+}
+
 fn is_json(r: &Response) -> bool {
     r.headers()
         .get(header::CONTENT_TYPE)
@@ -34,13 +97,8 @@ fn is_json(r: &Response) -> bool {
 
 /// Request id, limits, timeout, JSON errors, metrics and the request log.
 pub(crate) async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let id = request_id();
-    let method = req.method().as_str().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let log = RequestLog::begin(&req);
+    let id = log.id.clone();
     let opts = &st.inner.opts;
     let declared = req
         .headers()
@@ -64,18 +122,7 @@ pub(crate) async fn observe(State(st): State<AppState>, req: Request, next: Next
     };
     let status = resp.status();
     if let Some(InternalCause(cause)) = resp.extensions_mut().remove::<InternalCause>() {
-        opts.log.line(
-            &serde_json::json!({
-                "ts": chrono::Utc::now().to_rfc3339(),
-                "level": "error",
-                "msg": "internal error",
-                "request_id": id,
-                "method": method,
-                "route": route,
-                "error": cause,
-            })
-            .to_string(),
-        );
+        log.internal_error(&st, &cause);
         resp = (
             status,
             axum::Json(error_body(
@@ -103,23 +150,7 @@ pub(crate) async fn observe(State(st): State<AppState>, req: Request, next: Next
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
-    let seconds = start.elapsed().as_secs_f64();
-    st.inner
-        .metrics
-        .record(&route, &method, status.as_u16(), seconds);
-    opts.log.line(
-        &serde_json::json!({
-            "ts": chrono::Utc::now().to_rfc3339(),
-            "level": if status.is_server_error() { "error" } else if status.is_client_error() { "warn" } else { "info" },
-            "msg": "request",
-            "request_id": id,
-            "method": method,
-            "route": route,
-            "status": status.as_u16(),
-            "latency_ms": (seconds * 1e6).round() / 1e3,
-        })
-        .to_string(),
-    );
+    log.finish(&st, status);
     resp
 }
 

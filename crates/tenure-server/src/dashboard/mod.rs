@@ -12,20 +12,18 @@ mod i18n;
 mod pages;
 mod svg;
 
-use std::time::Instant;
-
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, MatchedPath, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use rand::RngCore;
 use tenure_engine::escape;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, InternalCause};
+use crate::middleware::RequestLog;
 use crate::state::AppState;
 use i18n::t;
 pub(crate) use i18n::Lang;
@@ -342,13 +340,7 @@ async fn logout() -> Response {
 /// Request id, timeout, security headers, metrics and the one-line JSON request log (route
 /// template only: never the path, which can hold a customer id, or the query).
 async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let id = format!("{:016x}", rand::rng().next_u64());
-    let method = req.method().as_str().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let log = RequestLog::begin(&req);
     let opts = &st.inner.opts;
     let mut resp = match tokio::time::timeout(opts.timeout, next.run(req)).await {
         Ok(r) => r,
@@ -360,18 +352,7 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
         .into_response(),
     };
     if let Some(InternalCause(cause)) = resp.extensions_mut().remove::<InternalCause>() {
-        opts.log.line(
-            &serde_json::json!({
-                "ts": chrono::Utc::now().to_rfc3339(),
-                "level": "error",
-                "msg": "internal error",
-                "request_id": id,
-                "method": method,
-                "route": route,
-                "error": cause,
-            })
-            .to_string(),
-        );
+        log.internal_error(&st, &cause);
     }
     let h = resp.headers_mut();
     h.insert(
@@ -389,27 +370,10 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    if let Ok(v) = HeaderValue::from_str(&log.id) {
         h.insert("x-request-id", v);
     }
-    let status = resp.status();
-    let seconds = start.elapsed().as_secs_f64();
-    st.inner
-        .metrics
-        .record(&route, &method, status.as_u16(), seconds);
-    opts.log.line(
-        &serde_json::json!({
-            "ts": chrono::Utc::now().to_rfc3339(),
-            "level": if status.is_server_error() { "error" } else if status.is_client_error() { "warn" } else { "info" },
-            "msg": "request",
-            "request_id": id,
-            "method": method,
-            "route": route,
-            "status": status.as_u16(),
-            "latency_ms": (seconds * 1e6).round() / 1e3,
-        })
-        .to_string(),
-    );
+    log.finish(&st, resp.status());
     resp
 }
 
