@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{fixture, json, tenure};
+use super::{fixture, ingest_cdnow_args, json, tenure};
 
 const BATCH: usize = 20;
 
@@ -124,19 +124,8 @@ fn kill_9_during_posted_orders_loses_no_acknowledged_write() {
     let p = dir.path();
     assert!(tenure(p, &["init"]).status.success());
     let cdnow = fixture("cdnow/CDNOW_sample.txt");
-    let ingest = [
-        "ingest",
-        cdnow.to_str().expect("utf8 path"),
-        "--table",
-        "orders",
-        "--map",
-        "customer_id=column2",
-        "--map",
-        "ordered_at=column3",
-        "--map",
-        "amount=column5",
-        "--json",
-    ];
+    let ingest = ingest_cdnow_args(&cdnow);
+    let ingest: Vec<&str> = ingest.iter().map(String::as_str).collect();
     assert_eq!(json(&tenure(p, &ingest))["accepted"], 6919);
     // Scored, so that every write also re-scores its customers live (the full write path).
     assert!(tenure(p, &["score", "value", "--json"]).status.success());

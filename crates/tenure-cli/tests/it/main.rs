@@ -16,6 +16,32 @@ fn tenure(project: &Path, args: &[&str]) -> Output {
         .expect("the tenure binary runs")
 }
 
+/// `--map` flags of the headerless, whitespace-separated CDNOW files.
+const CDNOW_MAP: [&str; 6] = [
+    "--map",
+    "customer_id=column2",
+    "--map",
+    "ordered_at=column3",
+    "--map",
+    "amount=column5",
+];
+
+/// `ingest FILE --table orders` with the CDNOW mapping and `--json`.
+fn ingest_cdnow_args(file: &Path) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "ingest",
+        file.to_str().expect("utf8 path"),
+        "--table",
+        "orders",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.extend(CDNOW_MAP.iter().map(|s| s.to_string()));
+    a.push("--json".into());
+    a
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
@@ -38,19 +64,8 @@ fn cdnow_through_the_cli() {
     let p = dir.path();
     assert!(tenure(p, &["init"]).status.success());
     let cdnow = fixture("cdnow/CDNOW_sample.txt");
-    let args = [
-        "ingest",
-        cdnow.to_str().expect("utf8 path"),
-        "--table",
-        "orders",
-        "--map",
-        "customer_id=column2",
-        "--map",
-        "ordered_at=column3",
-        "--map",
-        "amount=column5",
-        "--json",
-    ];
+    let args = ingest_cdnow_args(&cdnow);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = json(&tenure(p, &args));
     assert_eq!(r["read"], 6919);
     assert_eq!(r["accepted"], 6919);

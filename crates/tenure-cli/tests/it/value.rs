@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{fixture, json, tenure};
+use super::{fixture, ingest_cdnow_args, json, tenure, CDNOW_MAP};
 
 /// A project holding `rows` (customer, YYYY-MM-DD, amount) as its orders.
 fn project_with(dir: &Path, rows: &[(String, String, f64)]) {
@@ -153,21 +153,8 @@ fn eval_value_writes_the_report_through_the_cli() {
     let p = dir.path();
     assert!(tenure(p, &["init"]).status.success());
     let cdnow = fixture("cdnow/CDNOW_sample.txt");
-    let ingest = tenure(
-        p,
-        &[
-            "ingest",
-            cdnow.to_str().expect("utf8"),
-            "--table",
-            "orders",
-            "--map",
-            "customer_id=column2",
-            "--map",
-            "ordered_at=column3",
-            "--map",
-            "amount=column5",
-        ],
-    );
+    let args = ingest_cdnow_args(&cdnow);
+    let ingest = tenure(p, &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(ingest.status.success());
     let v = json(&tenure(
         p,
@@ -227,24 +214,19 @@ fn score_value_from_a_file_without_a_project() {
     let out = tenure(
         dir.path(),
         &[
-            "score",
-            "value",
-            "--orders",
-            file.to_str().expect("utf8"),
-            "--map",
-            "customer_id=column2",
-            "--map",
-            "ordered_at=column3",
-            "--map",
-            "amount=column5",
-            "--as-of",
-            "1997-09-30",
-            "--interval-resamples",
-            "0",
-            "--out",
-            out_csv.to_str().expect("utf8"),
-            "--json",
-        ],
+            &["score", "value", "--orders", file.to_str().expect("utf8")][..],
+            &CDNOW_MAP,
+            &[
+                "--as-of",
+                "1997-09-30",
+                "--interval-resamples",
+                "0",
+                "--out",
+                out_csv.to_str().expect("utf8"),
+                "--json",
+            ][..],
+        ]
+        .concat(),
     );
     assert_eq!(out.status.code(), Some(3), "refused rows give exit code 3");
     let v = json(&out);
