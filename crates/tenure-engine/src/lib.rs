@@ -73,8 +73,8 @@ pub use sentiment::{
     BUILTIN_SENTIMENT_HEADS,
 };
 pub use text_features::{
-    hash_tokens, hashed_embedding, text_features, CustomerText, Embedder, TextFeatureOptions,
-    TextFeatures,
+    hash_tokens, hashed_embedding, is_chinese_text, is_cjk, text_features, CustomerText, Embedder,
+    TextFeatureOptions, TextFeatures,
 };
 pub use value::{
     last_order_date, rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary,

@@ -25,6 +25,7 @@ use tenure_store::arrow::record_batch::RecordBatch;
 use tenure_store::{ModelRecord, Store};
 
 use crate::error::{EngineError, Result};
+use crate::text_features::is_cjk;
 use crate::value::{f64_col, str_col};
 
 /// Registry kind of a saved cluster model.
@@ -515,10 +516,6 @@ const STOP_WORDS: &[&str] = &[
 
 /// Chinese function characters: a bigram holding one of them is not a topic word.
 const ZH_STOP_CHARS: &str = "的了是我你他她它们吗呢吧啊也都就很这那有在和";
-
-fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}')
-}
 
 /// Tokens of a text: lower-cased runs of Latin letters and digits (at least two characters, not all
 /// digits, not a stop word; an apostrophe inside a word is dropped) and, for runs of CJK characters, their character bigrams (no word

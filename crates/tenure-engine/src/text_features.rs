@@ -124,8 +124,20 @@ fn fnv1a(s: &str) -> u64 {
     h
 }
 
-fn is_cjk(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c)
+/// A CJK unified ideograph (the basic block, extension A, or a compatibility ideograph).
+pub fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}')
+}
+
+/// Whether a text is mostly Chinese: at least a third of its letters are CJK ideographs. Used to
+/// send a text to the Chinese encoder when the caller names no model.
+pub fn is_chinese_text(text: &str) -> bool {
+    let (mut cjk, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        cjk += usize::from(is_cjk(c));
+    }
+    letters > 0 && 3 * cjk >= letters
 }
 
 /// Tokens of the hashing embedder: lower-cased words (letters, digits and apostrophes), word
@@ -415,6 +427,15 @@ pub fn text_features(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chinese_texts_are_told_from_english_ones() {
+        assert!(is_chinese_text("物流很快，质量不错"));
+        assert!(is_chinese_text("iPhone 壳很好用，推荐"));
+        assert!(!is_chinese_text("Great phone case, 推荐"));
+        assert!(!is_chinese_text("12345 !!!"));
+        assert!(is_cjk('\u{3400}') && !is_cjk('a'));
+    }
 
     #[test]
     fn tokens_cover_words_bigrams_and_chinese_characters() {
