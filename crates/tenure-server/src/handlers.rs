@@ -398,9 +398,39 @@ pub async fn text_sentiment(
     ApiJson(body): ApiJson<TextRequest>,
 ) -> Result<Json<Value>, ApiError> {
     check_texts(&body.texts)?;
-    let model = body.model.unwrap_or(TextModel::MiniLm);
-    let results = st.inner.text.sentiment(model, body.texts).await?;
-    Ok(Json(json!({"model": model.name(), "results": results})))
+    if let Some(model) = body.model {
+        let results = st.inner.text.sentiment(model, body.texts).await?;
+        return Ok(Json(json!({"model": model.name(), "results": results})));
+    }
+    // No model named: each text goes to the encoder of its language (m3e-small for mostly-Chinese
+    // texts, all-minilm-l6-v2 otherwise); every result says which one read it.
+    let mut results: Vec<Value> = vec![Value::Null; body.texts.len()];
+    let mut used = Vec::new();
+    for model in [TextModel::MiniLm, TextModel::M3eSmall] {
+        let want_zh = model == TextModel::M3eSmall;
+        let (idx, texts): (Vec<usize>, Vec<String>) = body
+            .texts
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| tenure_engine::is_chinese_text(t) == want_zh)
+            .map(|(i, t)| (i, t.clone()))
+            .unzip();
+        if texts.is_empty() {
+            continue;
+        }
+        used.push(model.name());
+        for (i, r) in idx
+            .into_iter()
+            .zip(st.inner.text.sentiment(model, texts).await?)
+        {
+            let mut v = serde_json::to_value(r)
+                .map_err(|e| ApiError::Internal(format!("sentiment result: {e}")))?;
+            v["model"] = json!(model.name());
+            results[i] = v;
+        }
+    }
+    let model = if used.len() == 1 { used[0] } else { "auto" };
+    Ok(Json(json!({"model": model, "results": results})))
 }
 
 /// `POST /v1/text/embed`.

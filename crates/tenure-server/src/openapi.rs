@@ -162,10 +162,10 @@ fn components() -> Value {
             "TextRequest": {"type": "object", "required": ["texts"], "additionalProperties": false, "properties": {
                 "texts": {"type": "array", "minItems": 1, "maxItems": 64, "items": {"type": "string", "maxLength": 4000}},
                 "model": {"type": "string", "enum": ["all-minilm-l6-v2", "m3e-small"],
-                    "description": "Encoder: all-minilm-l6-v2 (English, default) or m3e-small (Chinese)."}}},
-            "SentimentResult": {"type": "object", "properties": {"model": {"type": "string"},
+                    "description": "Encoder: all-minilm-l6-v2 (English) or m3e-small (Chinese). Without it, sentiment sends each text to the encoder of its language and embed uses all-minilm-l6-v2."}}},
+            "SentimentResult": {"type": "object", "properties": {"model": {"type": "string", "description": "The encoder used, or `auto` when texts of both languages were sent without a model."},
                 "results": {"type": "array", "items": {"type": "object", "properties": {
-                    "label": {"type": "string"}, "score": {"type": "number"},
+                    "model": {"type": "string"}, "label": {"type": "string"}, "score": {"type": "number"},
                     "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}}}}}},
             "EmbedResult": {"type": "object", "properties": {"model": {"type": "string"}, "dim": {"type": "integer"},
                 "embeddings": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}},

@@ -479,6 +479,22 @@ fn text_routes_run_the_encoder_when_it_is_installed() {
     let b = r.json();
     assert_eq!(b["results"][0]["label"], "positive", "{b}");
     assert_eq!(b["results"][1]["label"], "negative", "{b}");
+    assert_eq!(b["model"], "all-minilm-l6-v2", "English only: one encoder");
+    // Without a model, each text goes to its language's encoder (m3e-small when it is installed).
+    if home.join("m3e-small/model.safetensors").is_file() {
+        let r = crate::common::post_json(
+            "/v1/text/sentiment",
+            Some(&f.read),
+            &json!({"texts": ["arrived broken and late, very disappointed", "质量太差了，用了一天就坏了，非常失望", "非常好用，物流也快，五星好评"]}).to_string(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let b = r.json();
+        assert_eq!(b["model"], "auto", "{b}");
+        assert_eq!(b["results"][0]["model"], "all-minilm-l6-v2", "{b}");
+        assert_eq!(b["results"][1]["model"], "m3e-small", "{b}");
+        assert_eq!(b["results"][1]["label"], "negative", "{b}");
+        assert_eq!(b["results"][2]["label"], "positive", "{b}");
+    }
     let e = crate::common::post_json(
         "/v1/text/embed",
         Some(&f.read),
