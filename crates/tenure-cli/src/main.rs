@@ -172,6 +172,11 @@ enum Command {
         /// With --orders: the scores file to write (.csv or .tsv).
         #[arg(long, value_name = "FILE", requires = "orders")]
         out: Option<PathBuf>,
+        /// With --orders: the columns to write, comma-separated (default: all; customer_id is
+        /// always written). Outputs no chosen column needs are not computed, e.g.
+        /// `--columns p_alive,expected_purchases_90d,clv` skips RFM and the next-order search.
+        #[arg(long, value_name = "NAMES", value_delimiter = ',', requires = "orders")]
+        columns: Vec<String>,
         #[command(flatten)]
         input: input::InputArgs,
     },
@@ -422,6 +427,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             interval_resamples,
             orders,
             out,
+            columns,
             input,
         } => {
             let opts = tenure_engine::ValueOptions {
@@ -432,7 +438,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..Default::default()
             };
             if let Some(orders) = orders {
-                return value_file::score(&project, &orders, out, &input, opts, cli.json);
+                return value_file::score(&project, &orders, out, &columns, &input, opts, cli.json);
             }
             if input.is_set() {
                 anyhow::bail!("--map, --format, --delimiter, --header and --on-conflict describe an --orders file; give one, or drop them to score the project");

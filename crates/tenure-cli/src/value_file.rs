@@ -17,6 +17,7 @@ pub fn score(
     project: &Path,
     orders: &Path,
     out: Option<PathBuf>,
+    columns: &[String],
     input: &InputArgs,
     opts: ValueOptions,
     json: bool,
@@ -43,7 +44,7 @@ pub fn score(
         date_format: config.project.date_format.clone(),
         rejects: PathBuf::from(rejects),
     };
-    let s = tenure_engine::score_orders_file(orders, &file_opts, &opts, &out)
+    let s = tenure_engine::score_orders_file(orders, &file_opts, &opts, &out, columns)
         .with_context(|| format!("score {}", orders.display()))?;
     let i = &s.input;
     if json {

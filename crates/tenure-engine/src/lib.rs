@@ -78,7 +78,7 @@ pub use text_features::{
 };
 pub use value::{
     last_order_date, rfm_segments, score_customers, score_value, CustomerColumns, GroupSummary,
-    ValueOptions, ValueScores, ValueSummary, AUTO_INTERVAL_MAX_BUYERS,
+    ValueOptions, ValueOutputs, ValueScores, ValueSummary, AUTO_INTERVAL_MAX_BUYERS,
 };
 pub use value_eval::{
     evaluate_value, render_html, CumulativeCheck, PurchaseModelKind, SpendCheck, ValueEvalOptions,

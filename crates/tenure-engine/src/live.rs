@@ -34,7 +34,10 @@ use crate::customers::{latest_score_run, rows_json, JsonRow};
 use crate::error::{EngineError, Result};
 use crate::risk::{buyer_columns, load_risk_model, score_customer, RiskTarget};
 use crate::segment::{assign_customer, load_cluster_model};
-use crate::value::{f64_col, str_col, ValueOptions, CUSTOMER_SCORES_COLUMNS};
+use crate::value::{
+    expected_at_horizons, f64_col, forecast_purchases, str_col, ValueOptions,
+    CUSTOMER_SCORES_COLUMNS,
+};
 
 /// Folder, under the project, of the saved value fits (one JSON file per scoring run).
 pub const VALUE_FIT_DIR: &str = "models/value";
@@ -160,34 +163,34 @@ pub fn score_buyer(fit: &ValueFit, c: &OneCustomer) -> Result<BuyerValue> {
     let bg = BgNbdFitted::from_parameters(r, alpha, a, b)?;
     let data = BtydData::new(vec![c.x], vec![c.t_x], vec![c.age])?;
     let first = |v: Vec<f64>| v.first().copied().unwrap_or(f64::NAN);
-    let p_alive = first(bg.predict_probability_alive(&data));
-    let e30 = first(bg.predict_conditional_expected_purchases(&data, 30.0)?);
-    let e90 = first(bg.predict_conditional_expected_purchases(&data, 90.0)?);
-    let e365 = first(bg.predict_conditional_expected_purchases(&data, 365.0)?);
-    let next_days = bg
-        .predict_time_to_next_purchase(&data, 730.0)?
-        .first()
-        .copied()
-        .flatten();
     let mon = if c.monetary_mean.is_finite() {
         c.monetary_mean
     } else {
         0.0
     };
-    let (exp_spend, clv) = match fit.gamma_gamma {
-        Some([p, q, gamma]) => {
-            let gg = GammaGammaFitted::from_parameters(p, q, gamma)?;
+    let gg = fit
+        .gamma_gamma
+        .map(|[p, q, gamma]| GammaGammaFitted::from_parameters(p, q, gamma))
+        .transpose()?;
+    let clv_params = ClvParams {
+        horizon_months: fit.clv_months,
+        monthly_discount_rate: fit.monthly_discount_rate,
+        units_per_month: 30.0,
+    };
+    let forecast = forecast_purchases(&bg, &data, &clv_params, gg.is_some())?;
+    let [e30, e90, e365] = expected_at_horizons(forecast.expected)?.map(first);
+    let p_alive = first(forecast.p_alive);
+    let next_days = forecast
+        .next_purchase
+        .and_then(|v| v.first().copied())
+        .flatten();
+    let (exp_spend, clv) = match (gg, forecast.discounted_purchases) {
+        (Some(gg), Some(d)) => {
             let s = first(gg.predict_conditional_expected_spend(data.x(), &[mon])?);
             let s = if s.is_finite() && s >= 0.0 { s } else { 0.0 };
-            let clv = ClvParams {
-                horizon_months: fit.clv_months,
-                monthly_discount_rate: fit.monthly_discount_rate,
-                units_per_month: 30.0,
-            }
-            .customer_lifetime_value(&bg, &data, &[s])?;
-            (s, first(clv))
+            (s, first(d) * s)
         }
-        None => (f64::NAN, f64::NAN),
+        _ => (f64::NAN, f64::NAN),
     };
     Ok(BuyerValue {
         p_alive,

@@ -8,7 +8,8 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use tenure_models::{
     BgNbdFitted, BgNbdParams, BootstrapParams, BootstrapResult, BtydData, ClvParams,
-    FitDiagnostics, GammaGammaFitted, GammaGammaParams, Interval, RfmParams, RfmScore,
+    FitDiagnostics, Forecast, ForecastParams, GammaGammaFitted, GammaGammaParams, Interval,
+    RfmParams, RfmScore,
 };
 use tenure_store::arrow::array::{
     Array, ArrayRef, Date32Array, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray,
@@ -40,6 +41,8 @@ pub struct ValueOptions {
     pub interval_resamples: Option<usize>,
     /// Coverage of the CLV interval (0.9 = 5th to 95th percentile).
     pub interval_confidence: f64,
+    /// Which outputs to compute (all by default).
+    pub outputs: ValueOutputs,
 }
 
 impl Default for ValueOptions {
@@ -50,6 +53,35 @@ impl Default for ValueOptions {
             monthly_discount_rate: 0.01,
             interval_resamples: None,
             interval_confidence: 0.9,
+            outputs: ValueOutputs::default(),
+        }
+    }
+}
+
+/// Which per-customer outputs [`score_customers`] computes. Everything by default (the project's
+/// `customer_scores` needs every column); `tenure score value --orders FILE --columns …` turns
+/// off what the chosen columns do not need, and that work is skipped: RFM's three rankings, the
+/// next-order root search, the longer horizons of the expectation series, the spend model.
+/// Outputs turned off come back empty (NaN, `None`, no RFM scores, no groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ValueOutputs {
+    /// RFM scores, cell, group and value tier (and the per-group summary).
+    pub rfm: bool,
+    /// Expected purchases in 30, 90 and 365 days, each on its own.
+    pub expected: [bool; 3],
+    /// The next-order date.
+    pub next_order: bool,
+    /// Gamma-Gamma expected spend, CLV and its interval.
+    pub clv: bool,
+}
+
+impl Default for ValueOutputs {
+    fn default() -> Self {
+        ValueOutputs {
+            rfm: true,
+            expected: [true; 3],
+            next_order: true,
+            clv: true,
         }
     }
 }
@@ -259,16 +291,20 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
     }
     let mut phases = Vec::new();
     let mut clock = std::time::Instant::now();
-    // RFM first: its sort buffers are freed before the model outputs are allocated.
-    let rfm = RfmParams::default().score(c.recency, c.orders, c.spend)?;
-    phases.push(("rfm", clock.elapsed().as_secs_f64()));
-    clock = std::time::Instant::now();
+    // RFM runs beside the BG/NBD fit, except on very large bases, where it runs first so that its
+    // sort buffers are freed before the model inputs and outputs are allocated (peak memory).
+    let want = opts.outputs;
+    let overlap_rfm = n <= OVERLAP_RFM_MAX_CUSTOMERS;
+    let rfm_first = if overlap_rfm || !want.rfm {
+        None
+    } else {
+        let rfm = RfmParams::default().score(c.recency, c.orders, c.spend)?;
+        phases.push(("rfm", clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
+        Some(rfm)
+    };
     let pick = |v: &[f64]| buyers.iter().map(|&i| v[i]).collect::<Vec<f64>>();
     let data = BtydData::new(pick(c.x), pick(c.t_x), pick(c.age))?;
-    let bg: BgNbdFitted = BgNbdParams::default().fit(&data)?;
-    phases.push(("fit bg/nbd", clock.elapsed().as_secs_f64()));
-    clock = std::time::Instant::now();
-    let freq = data.x();
     let mon: Vec<f64> = buyers
         .iter()
         .map(|&i| {
@@ -280,32 +316,84 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
             }
         })
         .collect();
+    // The fits are independent: Gamma-Gamma (and RFM) run on a second thread beside BG/NBD.
+    let (bg, side) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| {
+            let mut side_phases = Vec::new();
+            let clock = std::time::Instant::now();
+            let rfm = (overlap_rfm && want.rfm)
+                .then(|| RfmParams::default().score(c.recency, c.orders, c.spend));
+            if rfm.is_some() {
+                side_phases.push(("rfm", clock.elapsed().as_secs_f64()));
+            }
+            let clock = std::time::Instant::now();
+            let gg = want
+                .clv
+                .then(|| GammaGammaParams::default().fit(data.x(), &mon));
+            if gg.is_some() {
+                side_phases.push(("fit gamma-gamma", clock.elapsed().as_secs_f64()));
+            }
+            (rfm, gg, side_phases)
+        });
+        let bg = BgNbdParams::default().fit(&data);
+        (bg, side.join())
+    });
+    phases.push(("fit bg/nbd", clock.elapsed().as_secs_f64()));
+    let (rfm_side, gg, side_phases) = side.map_err(|_| {
+        EngineError::Data("the RFM / spend-model thread panicked; please report this".into())
+    })?;
+    phases.extend(side_phases);
+    let rfm = match (rfm_first, rfm_side) {
+        (Some(rfm), _) => rfm,
+        (None, Some(rfm)) => rfm?,
+        (None, None) if want.rfm => RfmParams::default().score(c.recency, c.orders, c.spend)?,
+        (None, None) => Vec::new(),
+    };
+    let bg: BgNbdFitted = bg?;
+    clock = std::time::Instant::now();
+    let freq = data.x();
     let mut warnings = Vec::new();
     // Spend is optional: without positive repeat spends the purchase scores still stand.
-    let gg = match GammaGammaParams::default().fit(freq, &mon) {
-        Ok(gg) => Some(gg),
-        Err(e) => {
+    let gg = match gg {
+        None => None,
+        Some(Ok(gg)) => Some(gg),
+        Some(Err(e)) => {
             warnings.push(format!(
                 "spend model not fitted ({e}); expected spend and CLV are left empty"
             ));
             None
         }
     };
-    phases.push(("fit gamma-gamma", clock.elapsed().as_secs_f64()));
-    clock = std::time::Instant::now();
-    let p_alive = bg.predict_probability_alive(&data);
-    phases.push(("p_alive", clock.elapsed().as_secs_f64()));
-    clock = std::time::Instant::now();
-    let e30 = bg.predict_conditional_expected_purchases(&data, 30.0)?;
-    let e90 = bg.predict_conditional_expected_purchases(&data, 90.0)?;
-    let e365 = bg.predict_conditional_expected_purchases(&data, 365.0)?;
+    let clv_params = ClvParams {
+        horizon_months: opts.clv_months,
+        monthly_discount_rate: opts.monthly_discount_rate,
+        units_per_month: 30.0,
+    };
+    let forecast = ForecastParams {
+        horizons: SCORE_HORIZONS_DAYS
+            .iter()
+            .zip(want.expected)
+            .filter(|(_, w)| *w)
+            .map(|(t, _)| *t)
+            .collect(),
+        clv: gg.is_some().then(|| clv_params.clone()),
+        next_purchase_within: want.next_order.then_some(NEXT_ORDER_WITHIN_DAYS),
+        next_purchase_tolerance: NEXT_ORDER_TOLERANCE_DAYS,
+    }
+    .forecast(&bg, &data)?;
+    let mut asked = forecast.expected.into_iter();
+    let [e30, e90, e365] = want.expected.map(|w| match w {
+        true => asked.next().unwrap_or_default(),
+        false => vec![f64::NAN; data.len()],
+    });
+    let p_alive = forecast.p_alive;
+    let next = forecast
+        .next_purchase
+        .unwrap_or_else(|| vec![None; data.len()]);
     phases.push((
-        "expected purchases 30/90/365d",
+        "p_alive, expected purchases 30/90/365d, next order, discounted purchases",
         clock.elapsed().as_secs_f64(),
     ));
-    clock = std::time::Instant::now();
-    let next = bg.predict_time_to_next_purchase(&data, 730.0)?;
-    phases.push(("next order", clock.elapsed().as_secs_f64()));
     clock = std::time::Instant::now();
     let exp_spend: Vec<f64> = match &gg {
         Some(gg) => gg
@@ -315,15 +403,9 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
             .collect(),
         None => vec![f64::NAN; data.len()],
     };
-    let clv_params = ClvParams {
-        horizon_months: opts.clv_months,
-        monthly_discount_rate: opts.monthly_discount_rate,
-        units_per_month: 30.0,
-    };
-    let clv = if gg.is_some() {
-        clv_params.customer_lifetime_value(&bg, &data, &exp_spend)?
-    } else {
-        vec![f64::NAN; data.len()]
+    let clv: Vec<f64> = match forecast.discounted_purchases {
+        Some(d) if gg.is_some() => d.iter().zip(&exp_spend).map(|(d, s)| d * s).collect(),
+        _ => vec![f64::NAN; data.len()],
     };
     phases.push(("spend + clv", clock.elapsed().as_secs_f64()));
     clock = std::time::Instant::now();
@@ -365,8 +447,9 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
     }
     // Eleven groups: a short list keyed by the static label, no allocation per customer.
     let mut by_label: Vec<(&'static str, GroupSummary)> = Vec::new();
-    for i in 0..n {
-        let label = rfm[i].group.label();
+    // Without RFM (not asked for) there are no groups.
+    for (i, score) in rfm.iter().enumerate() {
+        let label = score.group.label();
         let pos = match by_label.iter().position(|(l, _)| *l == label) {
             Some(p) => p,
             None => {
@@ -411,6 +494,47 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
         clv,
         interval,
         groups,
+    })
+}
+
+/// Customers above which RFM is scored before the fits instead of beside them (memory: at 10M
+/// customers its sort buffers and the fits' tables together would pass 2 GB).
+const OVERLAP_RFM_MAX_CUSTOMERS: usize = 1_000_000;
+
+/// Horizons, in days, of the expected purchases every score carries.
+pub(crate) const SCORE_HORIZONS_DAYS: [f64; 3] = [30.0, 90.0, 365.0];
+
+/// Days within which a next order must be expected to get a date (two years).
+pub(crate) const NEXT_ORDER_WITHIN_DAYS: f64 = 730.0;
+
+/// Precision of the next-order time: it is shown as a date, so a millionth of a day is ample.
+const NEXT_ORDER_TOLERANCE_DAYS: f64 = 1e-6;
+
+/// P(alive), expected purchases at [`SCORE_HORIZONS_DAYS`], the next-order wait and (with a spend
+/// model) the discounted purchases of every customer, in one pass of the model: the batch scorer
+/// and the live re-scorer both call this, so their answers are the same.
+pub(crate) fn forecast_purchases(
+    bg: &BgNbdFitted,
+    data: &BtydData,
+    clv: &ClvParams,
+    with_spend: bool,
+) -> Result<Forecast> {
+    Ok(ForecastParams {
+        horizons: SCORE_HORIZONS_DAYS.to_vec(),
+        clv: with_spend.then(|| clv.clone()),
+        next_purchase_within: Some(NEXT_ORDER_WITHIN_DAYS),
+        next_purchase_tolerance: NEXT_ORDER_TOLERANCE_DAYS,
+    }
+    .forecast(bg, data)?)
+}
+
+/// The three expected-purchase columns of a [`forecast_purchases`] result.
+pub(crate) fn expected_at_horizons(expected: Vec<Vec<f64>>) -> Result<[Vec<f64>; 3]> {
+    expected.try_into().map_err(|v: Vec<Vec<f64>>| {
+        EngineError::Data(format!(
+            "the forecast returned {} horizons for 3; please report this",
+            v.len()
+        ))
     })
 }
 

@@ -205,73 +205,142 @@ pub(crate) fn log_likelihood_and_gradient(
     b: f64,
 ) -> (f64, [f64; 4]) {
     let ln_alpha = alpha.ln();
-    let ln_a = a.ln();
-    let (lg_r, dg_r) = (ln_gamma(r), digamma(r));
-    let (lg_ab, dg_ab) = (ln_gamma(a + b), digamma(a + b));
-    let (lg_b, dg_b) = (ln_gamma(b), digamma(b));
     // ln(α + τ) and 1/(α + τ) once per distinct time; rows index into these.
     let ln_at: Vec<f64> = table.times.iter().map(|t| (alpha + t).ln()).collect();
     let inv_at: Vec<f64> = table.times.iter().map(|t| 1.0 / (alpha + t)).collect();
-    let mut ll = 0.0;
-    let mut g = [0.0; 4];
-    for grp in &table.groups {
-        let x = grp.x;
-        let rx = r + x;
-        let wg = grp.weight;
-        let rows = grp.start..grp.end;
-        if x == 0.0 {
-            ll += wg * r * ln_alpha;
-            g[0] += wg * ln_alpha;
-            g[1] += wg * r / alpha;
-            let (mut s_l, mut s_inv) = (0.0, 0.0);
-            for (&w, &k) in table.w[rows.clone()].iter().zip(&table.age_idx[rows]) {
-                s_l += w * ln_at[k as usize];
-                s_inv += w * inv_at[k as usize];
-            }
-            ll -= rx * s_l;
-            g[0] -= s_l;
-            g[1] -= rx * s_inv;
-            continue;
-        }
-        let a1 = ln_gamma(rx) - lg_r + r * ln_alpha;
-        let a2 = lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x);
-        let dg_abx = digamma(a + b + x);
-        ll += wg * (a1 + a2);
-        g[0] += wg * (digamma(rx) - dg_r + ln_alpha);
-        g[1] += wg * r / alpha;
-        g[2] += wg * (dg_ab - dg_abx);
-        g[3] += wg * (dg_ab + digamma(b + x) - dg_b - dg_abx);
-        let bx1 = b + x - 1.0;
-        let c4 = ln_a - bx1.ln();
-        let (mut s_ll, mut s_dr, mut s_dalpha, mut s_w4) = (0.0, 0.0, 0.0, 0.0);
-        let w = &table.w[rows.clone()];
-        let ia = &table.age_idx[rows.clone()];
-        let it = &table.tx_idx[rows];
-        for j in 0..w.len() {
-            let (ka, kt) = (ia[j] as usize, it[j] as usize);
-            let (l_at, l_atx) = (ln_at[ka], ln_at[kt]);
-            let a3 = -rx * l_at;
-            let a4 = c4 - rx * l_atx;
-            // ln(e^{A3} + e^{A4}) = A3 + softplus(A4 − A3); weight of A4 = sigmoid(A4 − A3).
-            let d = a4 - a3;
-            let e = (-d.abs()).exp();
-            let softplus = d.max(0.0) + e.ln_1p();
-            let inv1e = 1.0 / (1.0 + e);
-            let w4 = if d >= 0.0 { inv1e } else { e * inv1e };
-            let w3 = 1.0 - w4;
-            let wj = w[j];
-            s_ll += wj * (a3 + softplus);
-            s_dr += wj * (w3 * l_at + w4 * l_atx);
-            s_dalpha += wj * (w3 * inv_at[ka] + w4 * inv_at[kt]);
-            s_w4 += wj * w4;
-        }
-        ll += s_ll;
-        g[0] -= s_dr;
-        g[1] -= rx * s_dalpha;
-        g[2] += s_w4 / a;
-        g[3] -= s_w4 / bx1;
+    let terms = LlTerms {
+        table,
+        r,
+        alpha,
+        a,
+        b,
+        ln_alpha,
+        ln_at: &ln_at,
+        inv_at: &inv_at,
+    };
+    // Large tables: the groups in two parts of about equal rows, one per core. The split
+    // depends on the table alone and the parts are added in the same order either way, so the
+    // result does not depend on the machine.
+    let groups = &table.groups;
+    if table.x.len() < PARALLEL_LL_ROWS || groups.len() < 2 {
+        return terms.sum(groups);
     }
-    (ll, g)
+    let half = table.x.len() / 2;
+    let split = groups
+        .partition_point(|g| g.end <= half)
+        .clamp(1, groups.len() - 1);
+    let (first, second) = groups.split_at(split);
+    let (l1, g1, (l2, g2)) = if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| terms.sum(second));
+            let (l1, g1) = terms.sum(first);
+            // The sum has no failure of its own; a panic there is a defect that must surface.
+            let rest = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (l1, g1, rest)
+        })
+    } else {
+        let (l1, g1) = terms.sum(first);
+        (l1, g1, terms.sum(second))
+    };
+    (l1 + l2, [0, 1, 2, 3].map(|i| g1[i] + g2[i]))
+}
+
+/// Distinct rows from which [`log_likelihood_and_gradient`] splits its sum over two cores (below,
+/// thread start-up costs more than the half sum saves).
+const PARALLEL_LL_ROWS: usize = 8_192;
+
+/// What every row's term of the BG/NBD log-likelihood shares.
+struct LlTerms<'a> {
+    table: &'a Table,
+    r: f64,
+    alpha: f64,
+    a: f64,
+    b: f64,
+    ln_alpha: f64,
+    ln_at: &'a [f64],
+    inv_at: &'a [f64],
+}
+
+impl LlTerms<'_> {
+    /// Log-likelihood and gradient summed over `groups` (rows grouped by x).
+    fn sum(&self, groups: &[crate::data::Group]) -> (f64, [f64; 4]) {
+        let LlTerms {
+            table,
+            r,
+            alpha,
+            a,
+            b,
+            ln_alpha,
+            ln_at,
+            inv_at,
+        } = *self;
+        let ln_a = a.ln();
+        let (lg_r, dg_r) = (ln_gamma(r), digamma(r));
+        let (lg_ab, dg_ab) = (ln_gamma(a + b), digamma(a + b));
+        let (lg_b, dg_b) = (ln_gamma(b), digamma(b));
+        let mut ll = 0.0;
+        let mut g = [0.0; 4];
+        for grp in groups {
+            let x = grp.x;
+            let rx = r + x;
+            let wg = grp.weight;
+            let rows = grp.start..grp.end;
+            if x == 0.0 {
+                ll += wg * r * ln_alpha;
+                g[0] += wg * ln_alpha;
+                g[1] += wg * r / alpha;
+                let (mut s_l, mut s_inv) = (0.0, 0.0);
+                for (&w, &k) in table.w[rows.clone()].iter().zip(&table.age_idx[rows]) {
+                    s_l += w * ln_at[k as usize];
+                    s_inv += w * inv_at[k as usize];
+                }
+                ll -= rx * s_l;
+                g[0] -= s_l;
+                g[1] -= rx * s_inv;
+                continue;
+            }
+            let a1 = ln_gamma(rx) - lg_r + r * ln_alpha;
+            let a2 = lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x);
+            let dg_abx = digamma(a + b + x);
+            ll += wg * (a1 + a2);
+            g[0] += wg * (digamma(rx) - dg_r + ln_alpha);
+            g[1] += wg * r / alpha;
+            g[2] += wg * (dg_ab - dg_abx);
+            g[3] += wg * (dg_ab + digamma(b + x) - dg_b - dg_abx);
+            let bx1 = b + x - 1.0;
+            let c4 = ln_a - bx1.ln();
+            let (mut s_ll, mut s_dr, mut s_dalpha, mut s_w4) = (0.0, 0.0, 0.0, 0.0);
+            let w = &table.w[rows.clone()];
+            let ia = &table.age_idx[rows.clone()];
+            let it = &table.tx_idx[rows];
+            for j in 0..w.len() {
+                let (ka, kt) = (ia[j] as usize, it[j] as usize);
+                let (l_at, l_atx) = (ln_at[ka], ln_at[kt]);
+                let a3 = -rx * l_at;
+                let a4 = c4 - rx * l_atx;
+                // ln(e^{A3} + e^{A4}) = A3 + softplus(A4 − A3); weight of A4 = sigmoid(A4 − A3).
+                let d = a4 - a3;
+                let e = (-d.abs()).exp();
+                let softplus = d.max(0.0) + e.ln_1p();
+                let inv1e = 1.0 / (1.0 + e);
+                let w4 = if d >= 0.0 { inv1e } else { e * inv1e };
+                let w3 = 1.0 - w4;
+                let wj = w[j];
+                s_ll += wj * (a3 + softplus);
+                s_dr += wj * (w3 * l_at + w4 * l_atx);
+                s_dalpha += wj * (w3 * inv_at[ka] + w4 * inv_at[kt]);
+                s_w4 += wj * w4;
+            }
+            ll += s_ll;
+            g[0] -= s_dr;
+            g[1] -= rx * s_dalpha;
+            g[2] += s_w4 / a;
+            g[3] -= s_w4 / bx1;
+        }
+        (ll, g)
+    }
 }
 
 impl BgNbdFitted {
@@ -534,6 +603,55 @@ impl BgNbdFitted {
     }
 }
 
+/// Largest number of series coefficients kept for a curve (beyond it the curve falls back to the
+/// one-horizon evaluation).
+const CURVE_MAX_TERMS: usize = 2048;
+
+impl BgNbdFitted {
+    /// The coefficients q_1, q_2, … of the Euler series g(z) = Σ q_k z^k of FHL eq. 10 for a
+    /// customer with x repeat purchases and age T, as many as it takes to converge at horizon
+    /// `max_t` by [`euler_series`]'s test; `None` where that function would not use the series.
+    fn series_coefficients(&self, x: f64, age: f64, max_t: f64) -> Option<Vec<f64>> {
+        let (r, alpha, a, b) = (self.r, self.alpha, self.a, self.b);
+        let c = a + b + x - 1.0;
+        let ap = a + b - 1.0 - r;
+        let eps = a - 1.0;
+        let z = max_t / (alpha + age + max_t);
+        if !(c > 0.5 && z > 0.0 && z <= 0.95 && c < 1e4 * (r + x) && ap.abs() * z < 20.0) {
+            return None;
+        }
+        let mut q = ap / c;
+        let mut coef = vec![q];
+        if q == 0.0 {
+            return Some(coef);
+        }
+        let mut zk = z;
+        let mut sum = q * z;
+        let hump = ap.abs() + eps.abs() + 2.0;
+        for k in 1..CURVE_MAX_TERMS {
+            let kf = k as f64;
+            let q_ratio = (ap + kf) * (eps + kf) / ((c + kf) * (kf + 1.0));
+            q *= q_ratio;
+            zk *= z;
+            let term = q * zk;
+            if !term.is_finite() {
+                return None;
+            }
+            coef.push(q);
+            sum += term;
+            let ratio = q_ratio * z;
+            if term == 0.0
+                || (kf > hump
+                    && ratio.abs() < 1.0
+                    && term.abs() <= 1e-17 * sum.abs() * (1.0 - ratio.abs()))
+            {
+                return Some(coef);
+            }
+        }
+        None
+    }
+}
+
 /// g = Σ_{k≥1} (A')_k (ε+1)_{k−1} / ((c)_k k!) z^k, the Euler-transformed ₂F₁ of FHL eq. 10 with
 /// the factor ε = a − 1 taken out; `None` if it has not converged after 5000 terms.
 fn euler_series(ap: f64, eps: f64, c: f64, z: f64) -> Option<f64> {
@@ -645,6 +763,48 @@ impl PurchaseModel for BgNbdFitted {
         Ok(())
     }
 
+    /// FHL eq. 10 as a function of the horizon: P(alive) and the Euler series' coefficients
+    /// q_k (which do not depend on t) are computed once, up to the term where the series has
+    /// converged at `max_t` (so at every shorter horizon too); each evaluation is then one
+    /// polynomial in z. Customers outside the series' comfort zone get the one-horizon function.
+    fn conditional_expected_purchases_curve<'a>(
+        &'a self,
+        x: f64,
+        t_x: f64,
+        age: f64,
+        max_t: f64,
+    ) -> Result<Box<dyn Fn(f64) -> Result<f64> + 'a>> {
+        check_time("max_t", max_t)?;
+        let t_x = check_customer(x, t_x, age)?;
+        let p = self.p_alive_unchecked(x, t_x, age);
+        let one_at_a_time = move |t: f64| -> Result<f64> {
+            check_time("t", t)?;
+            Ok(self.expected_if_alive(t, x, age) * p)
+        };
+        let Some(coef) = self.series_coefficients(x, age, max_t) else {
+            return Ok(Box::new(one_at_a_time));
+        };
+        let (alpha, a, b) = (self.alpha, self.a, self.b);
+        let c = a + b + x - 1.0;
+        let eps = a - 1.0;
+        Ok(Box::new(move |t: f64| -> Result<f64> {
+            check_time("t", t)?;
+            if t <= 0.0 || t > max_t {
+                return one_at_a_time(t);
+            }
+            let z = t / (alpha + age + t);
+            // Horner from the highest term: g = z (q_1 + z (q_2 + …)).
+            let g = z * coef.iter().rev().fold(0.0, |acc, q| acc * z + q);
+            let l = -(t / (alpha + age)).ln_1p();
+            let v = -c * (expm1_over(eps, l) * (1.0 + eps * g) + g);
+            if v.is_finite() && v >= 0.0 {
+                Ok(v * p)
+            } else {
+                one_at_a_time(t)
+            }
+        }))
+    }
+
     /// Fader, Hardie & Lee (2008), "Computing P(alive) Using the BG/NBD Model", brucehardie.com
     /// note 021: 1 / (1 + δ_{x>0} a/(b+x−1) ((α+T)/(α+t_x))^{r+x}), evaluated in log space.
     fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
@@ -663,7 +823,62 @@ mod tests {
         BgNbdFitted::from_parameters(0.242_593, 4.413_597, 0.792_93, 2.425_895).expect("valid")
     }
 
+    #[test]
+    fn split_log_likelihood_equals_one_sum() {
+        // 20,000 customers with distinct (x, t_x, T): above the two-part threshold.
+        let n = 20_000u32;
+        let x: Vec<f64> = (0..n).map(|i| f64::from(i % 23)).collect();
+        let age: Vec<f64> = (0..n).map(|i| 50.0 + f64::from(i) * 0.01).collect();
+        let t_x: Vec<f64> = (0..n as usize)
+            .map(|i| if x[i] == 0.0 { 0.0 } else { age[i] * 0.6 })
+            .collect();
+        let data = BtydData::new(x, t_x, age).expect("valid");
+        let table = data.table();
+        assert!(table.x.len() >= PARALLEL_LL_ROWS);
+        let (ll, g) = log_likelihood_and_gradient(table, 0.27, 41.9, 0.48, 2.1);
+        let ln_at: Vec<f64> = table.times.iter().map(|t| (41.9 + t).ln()).collect();
+        let inv_at: Vec<f64> = table.times.iter().map(|t| 1.0 / (41.9 + t)).collect();
+        let terms = LlTerms {
+            table,
+            r: 0.27,
+            alpha: 41.9,
+            a: 0.48,
+            b: 2.1,
+            ln_alpha: 41.9f64.ln(),
+            ln_at: &ln_at,
+            inv_at: &inv_at,
+        };
+        let (ll1, g1) = terms.sum(&table.groups);
+        assert!((ll - ll1).abs() <= 1e-12 * ll1.abs(), "{ll} vs {ll1}");
+        for i in 0..4 {
+            assert!((g[i] - g1[i]).abs() <= 1e-10 * g1[i].abs().max(1.0), "{i}");
+        }
+    }
+
     proptest! {
+        /// The curve (stored series coefficients) gives the one-horizon answers at every horizon
+        /// up to its limit, and beyond it, and where it falls back.
+        #[test]
+        fn curve_equals_one_horizon_at_a_time(
+            x in 0.0f64..300.0,
+            frac in 0.0f64..1.0,
+            age in 0.1f64..800.0,
+            a in 0.05f64..5.0,
+            max_t in 1.0f64..2000.0,
+            at in proptest::collection::vec(0.0f64..1.2, 1..8),
+        ) {
+            let m = BgNbdFitted::from_parameters(0.27, 41.9, a, 2.1).expect("valid");
+            let x = x.floor();
+            let t_x = if x == 0.0 { 0.0 } else { frac * age };
+            let curve = m.conditional_expected_purchases_curve(x, t_x, age, max_t).expect("valid");
+            for u in at {
+                let t = u * max_t;
+                let one = m.conditional_expected_purchases(t, x, t_x, age).expect("valid");
+                let v = curve(t).expect("valid");
+                prop_assert!((v - one).abs() <= 1e-10 * one.abs().max(1e-3), "t {t}: {v} vs {one}");
+            }
+        }
+
         /// Several horizons at once give the one-horizon answers: the shared-coefficient series,
         /// and its fallbacks (large x, a near 1, horizons outside the series' comfort zone).
         #[test]

@@ -46,7 +46,8 @@ impl Default for ClvParams {
 }
 
 impl ClvParams {
-    fn validate(&self) -> Result<()> {
+    /// Checks the discount rate and the month length.
+    pub(crate) fn validate(&self) -> Result<()> {
         if !self.monthly_discount_rate.is_finite() || self.monthly_discount_rate <= -1.0 {
             return Err(Error::InvalidArgument {
                 name: "monthly_discount_rate",
@@ -76,19 +77,25 @@ impl ClvParams {
     ) -> Result<f64> {
         let mut e = vec![0.0; ts.len()];
         model.conditional_expected_purchases_many(ts, x, t_x, age, &mut e)?;
+        Ok(self.discount(e))
+    }
+
+    /// Σ_i (e_i − e_{i−1}) / (1+d)^i over cumulative expected purchases `e` at the month ends
+    /// (e_0 = 0): CLV per unit of spend.
+    pub(crate) fn discount(&self, cumulative: impl IntoIterator<Item = f64>) -> f64 {
         let mut total = 0.0;
         let mut previous = 0.0;
         let mut discount = 1.0;
-        for e in e {
+        for e in cumulative {
             discount /= 1.0 + self.monthly_discount_rate;
             total += (e - previous).max(0.0) * discount;
             previous = e;
         }
-        Ok(total)
+        total
     }
 
     /// The month ends of the horizon, in model time units.
-    fn month_ends(&self) -> Vec<f64> {
+    pub(crate) fn month_ends(&self) -> Vec<f64> {
         (1..=self.horizon_months)
             .map(|i| f64::from(i) * self.units_per_month)
             .collect()

@@ -169,6 +169,44 @@ impl BtydData {
     }
 }
 
+impl BtydData {
+    /// Evaluates `f(x, t_x, T, out)` once per distinct row, where `f` fills `width` outputs, and
+    /// returns `width` columns with every customer's values: the many-output form of
+    /// [`BtydData::map_unique`], for predictions that share work across outputs.
+    pub(crate) fn map_unique_wide(
+        &self,
+        width: usize,
+        f: impl Fn(f64, f64, f64, &mut [f64]) + Sync,
+    ) -> Vec<Vec<f64>> {
+        let mut columns = vec![Vec::with_capacity(self.len()); width];
+        if width == 0 {
+            return columns;
+        }
+        let mut row = vec![0.0; width];
+        if self.len() < 64 {
+            for i in 0..self.len() {
+                f(self.x[i], self.t_x[i], self.age[i], &mut row);
+                for (c, v) in columns.iter_mut().zip(&row) {
+                    c.push(*v);
+                }
+            }
+            return columns;
+        }
+        let c = self.compressed();
+        let t = &c.table;
+        let flat = parallel_fill(t.x.len(), width, |j, out| {
+            f(t.x[j], t.t_x[j], t.age[j], out)
+        });
+        for &j in &c.row_of {
+            let values = &flat[j as usize * width..(j as usize + 1) * width];
+            for (c, v) in columns.iter_mut().zip(values) {
+                c.push(*v);
+            }
+        }
+        columns
+    }
+}
+
 /// Rows below which one thread does the work: thread start-up costs more than it saves.
 const PARALLEL_MIN_ROWS: usize = 4_096;
 
@@ -193,6 +231,47 @@ pub(crate) fn parallel_map(n: usize, f: impl Fn(usize) -> f64 + Sync) -> Vec<f64
                     *v = f(k * chunk + i);
                 }
             });
+        }
+    });
+    out
+}
+
+/// `width` outputs for each of `n` rows, `f(i, out)` filling row i's, in one flat row-major
+/// vector; split into contiguous chunks of rows over the machine's cores like [`parallel_map`].
+pub(crate) fn parallel_fill(
+    n: usize,
+    width: usize,
+    f: impl Fn(usize, &mut [f64]) + Sync,
+) -> Vec<f64> {
+    let mut out = vec![0.0; n * width];
+    if width == 0 {
+        return out;
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .min(n / PARALLEL_MIN_ROWS)
+        .max(1);
+    let chunk = n.div_ceil(threads).max(1);
+    let fill = |first: usize, part: &mut [f64]| {
+        for (k, row) in part.chunks_mut(width).enumerate() {
+            f(first + k, row);
+        }
+    };
+    if threads == 1 {
+        fill(0, &mut out);
+        return out;
+    }
+    std::thread::scope(|scope| {
+        let mut parts = out.chunks_mut(chunk * width).enumerate();
+        let first = parts.next();
+        for (k, part) in parts {
+            let fill = &fill;
+            scope.spawn(move || fill(k * chunk, part));
+        }
+        // The calling thread takes a share instead of waiting.
+        if let Some((_, part)) = first {
+            fill(0, part);
         }
     });
     out

@@ -92,7 +92,7 @@ fn scores_from_the_file_equal_the_project_scores() {
         date_format: None,
         rejects: dir.path().join("rejects.csv"),
     };
-    let file = score_orders_file(&sample, &file_opts, &opts, &out).expect("file scores");
+    let file = score_orders_file(&sample, &file_opts, &opts, &out, &[]).expect("file scores");
     assert_eq!(file.input.read, 6_919);
     assert!(file.input.balanced());
     assert_eq!(file.customers, 2_357);
