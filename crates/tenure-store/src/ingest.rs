@@ -323,6 +323,15 @@ impl Opened {
             Reader::Rows { .. } => 0,
         }
     }
+
+    /// For delimited text: the lines its reader has consumed so far (blank ones included), so that
+    /// another reader of the same file can check where the records begin.
+    pub(crate) fn lines_read(&self) -> Option<u64> {
+        match &self.reader {
+            Reader::Delimited(r) => Some(r.lines_read()),
+            Reader::Jsonl(_) | Reader::Rows { .. } => None,
+        }
+    }
 }
 
 /// Open an input file for reading: its column names (header, numbered, JSON keys or Parquet schema)
@@ -1413,6 +1422,17 @@ impl Rejects {
     }
 
     pub(crate) fn write(&mut self, rec: &RawRecord, field: &str, reason: &str) -> Result<()> {
+        self.write_line(rec.line, &rec.raw, field, reason)
+    }
+
+    /// [`Rejects::write`] for a record held as its line number and raw bytes.
+    pub(crate) fn write_line(
+        &mut self,
+        line: u64,
+        raw: &[u8],
+        field: &str,
+        reason: &str,
+    ) -> Result<()> {
         if !reason.starts_with("conflict:") {
             self.rejected_validation += 1;
         }
@@ -1426,14 +1446,9 @@ impl Rejects {
             self.writer = Some(w);
         }
         if let Some(w) = self.writer.as_mut() {
-            let line = rec.line.to_string();
-            w.write_record([
-                line.as_bytes(),
-                field.as_bytes(),
-                reason.as_bytes(),
-                &rec.raw,
-            ])
-            .map_err(|e| csv_err(&self.path, e))?;
+            let line = line.to_string();
+            w.write_record([line.as_bytes(), field.as_bytes(), reason.as_bytes(), raw])
+                .map_err(|e| csv_err(&self.path, e))?;
         }
         self.written += 1;
         Ok(())

@@ -52,8 +52,10 @@ pub struct RawRecord {
     pub line: u64,
     /// The record exactly as read, without its line terminator.
     pub raw: Vec<u8>,
+    /// Field bytes (unquoted and unescaped).
     buf: Vec<u8>,
-    ends: Vec<usize>,
+    /// Byte range of each field in `buf`.
+    spans: Vec<(usize, usize)>,
     /// A structural problem found while reading (unterminated quote, record too long).
     pub error: Option<String>,
 }
@@ -62,36 +64,50 @@ impl RawRecord {
     fn clear(&mut self) {
         self.raw.clear();
         self.buf.clear();
-        self.ends.clear();
+        self.spans.clear();
         self.error = None;
     }
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// Field `i` as bytes (untrimmed); `None` when the record is shorter.
     pub fn field(&self, i: usize) -> Option<&[u8]> {
-        let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        Some(&self.buf[start..end])
+        let &(start, end) = self.spans.get(i)?;
+        self.buf.get(start..end)
     }
 
     fn push_field(&mut self, bytes: &[u8]) {
+        let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
-        self.ends.push(self.buf.len());
+        self.spans.push((start, self.buf.len()));
     }
 
+    /// End the field whose bytes were appended to `buf` since the previous field ended.
     fn end_field(&mut self) {
-        self.ends.push(self.buf.len());
+        let start = self.spans.last().map_or(0, |s| s.1);
+        self.spans.push((start, self.buf.len()));
     }
 }
 
 /// Split one complete or partial record. Returns false when a quoted field is still open at the end.
 fn split_delimited(raw: &[u8], delim: u8, rec: &mut RawRecord) -> bool {
     rec.buf.clear();
-    rec.ends.clear();
+    rec.spans.clear();
+    if memchr::memchr(b'"', raw).is_none() {
+        // Nothing quoted: the fields are the bytes between delimiters, so the line is copied once
+        // and the fields point into it (what the loop below gives, field by field).
+        rec.buf.extend_from_slice(raw);
+        let mut start = 0;
+        for i in memchr::memchr_iter(delim, raw) {
+            rec.spans.push((start, i));
+            start = i + 1;
+        }
+        rec.spans.push((start, raw.len()));
+        return true;
+    }
     let mut i = 0;
     let n = raw.len();
     loop {
@@ -138,15 +154,50 @@ fn split_delimited(raw: &[u8], delim: u8, rec: &mut RawRecord) -> bool {
     }
 }
 
+/// Split on runs of spaces and tabs, ignoring leading and trailing ones. A plain loop rather than
+/// `split(..).filter(..)`: this runs once per line of every whitespace-separated file.
 fn split_whitespace(raw: &[u8], rec: &mut RawRecord) {
     rec.buf.clear();
-    rec.ends.clear();
-    for f in raw
-        .split(|b| *b == b' ' || *b == b'\t')
-        .filter(|f| !f.is_empty())
-    {
-        rec.push_field(f);
+    rec.spans.clear();
+    // The line is copied once; the fields are ranges of it.
+    rec.buf.extend_from_slice(raw);
+    // No byte above the space separates: one comparison for most bytes.
+    let is_sep = |b: u8| b <= b' ' && (b == b' ' || b == b'\t');
+    let mut start: Option<usize> = None;
+    for (i, &b) in raw.iter().enumerate() {
+        match (is_sep(b), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                rec.spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
     }
+    if let Some(s) = start {
+        rec.spans.push((s, raw.len()));
+    }
+}
+
+impl RawRecord {
+    /// Split one line (without its terminator) into this record's fields, leaving `raw` and `line`
+    /// alone. Returns false when a quoted field is still open at the end of the line (the record
+    /// continues on the next line), which cannot happen in a line without a `"` byte.
+    pub(crate) fn split_line(&mut self, raw: &[u8], delim: Delimiter) -> bool {
+        self.error = None;
+        match delim {
+            Delimiter::Whitespace => {
+                split_whitespace(raw, self);
+                true
+            }
+            Delimiter::Byte(d) => split_delimited(raw, d, self),
+        }
+    }
+}
+
+/// Whether a line (without its terminator) is blank: blank lines are skipped, not records.
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
 }
 
 fn strip_eol(raw: &mut Vec<u8>) {
@@ -312,6 +363,22 @@ impl DelimitedReader {
         }
     }
 
+    /// Continue reading where another reader of the same input stopped at a line boundary: `inner`
+    /// starts at line `line + 1`. Blank lines are counted from zero.
+    pub(crate) fn resume(inner: Box<dyn BufRead + Send>, delim: Delimiter, line: u64) -> Self {
+        DelimitedReader {
+            inner,
+            delim,
+            line,
+            blank_lines: 0,
+        }
+    }
+
+    /// Lines consumed so far (records, their continuation lines and blank lines).
+    pub(crate) fn lines_read(&self) -> u64 {
+        self.line
+    }
+
     /// Read the next record into `rec`; false at end of input.
     pub fn read(&mut self, rec: &mut RawRecord) -> std::io::Result<bool> {
         loop {
@@ -323,7 +390,7 @@ impl DelimitedReader {
             }
             self.line += 1;
             strip_eol(&mut rec.raw);
-            if rec.raw.iter().all(u8::is_ascii_whitespace) {
+            if is_blank(&rec.raw) {
                 self.blank_lines += 1;
                 continue;
             }
@@ -566,6 +633,35 @@ mod tests {
             let (done, got) = fields(&line, b',');
             prop_assert!(done);
             prop_assert_eq!(got, values);
+        }
+
+        #[test]
+        fn whitespace_split_matches_split_and_filter(raw in proptest::collection::vec(
+            prop_oneof![Just(b' '), Just(b'\t'), Just(b'a'), Just(b'\r'), any::<u8>()], 0..60)) {
+            let mut rec = RawRecord::default();
+            split_whitespace(&raw, &mut rec);
+            let got: Vec<&[u8]> = (0..rec.len()).filter_map(|i| rec.field(i)).collect();
+            let want: Vec<&[u8]> = raw
+                .split(|b| *b == b' ' || *b == b'\t')
+                .filter(|f| !f.is_empty())
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn unquoted_lines_split_as_the_general_loop(raw in proptest::collection::vec(
+            prop_oneof![Just(b','), Just(b';'), Just(b'a'), Just(b' '), any::<u8>()]
+                .prop_map(|b| if b == b'"' { b'q' } else { b }), 0..60)) {
+            let mut rec = RawRecord::default();
+            prop_assert!(split_delimited(&raw, b',', &mut rec));
+            let got: Vec<Vec<u8>> = (0..rec.len()).filter_map(|i| rec.field(i)).map(<[u8]>::to_vec).collect();
+            // The general loop, on the same line with a quoted field after it (which the fast path
+            // leaves alone), keeps the same fields before it.
+            let mut quoted = raw.clone();
+            quoted.extend_from_slice(b",\"q\"");
+            split_delimited(&quoted, b',', &mut rec);
+            let want: Vec<Vec<u8>> = (0..rec.len().saturating_sub(1)).filter_map(|i| rec.field(i)).map(<[u8]>::to_vec).collect();
+            prop_assert_eq!(got, want);
         }
 
         #[test]

@@ -16,10 +16,10 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 
 use crate::error::{Result, StoreError};
-use crate::parse::{parse_amount, parse_bool, parse_int, parse_timestamp, TimeZone};
+use crate::parse::{parse_amount, parse_bool, parse_int, parse_timestamp, plain_amount, TimeZone};
 use crate::schema::{ColType, TableSpec};
 use crate::source::{RawRecord, MAX_FIELD_BYTES};
 
@@ -127,7 +127,8 @@ pub(crate) fn has_flags(spec: &TableSpec) -> bool {
 }
 
 impl Builders {
-    fn new(spec: &TableSpec, shape: Shape) -> Self {
+    /// Builders of `shape`; `emits` is false for a batcher that never emits (no room reserved).
+    fn new(spec: &TableSpec, shape: Shape, emits: bool) -> Self {
         let mut fields: Vec<Field> = spec
             .columns
             .iter()
@@ -152,10 +153,10 @@ impl Builders {
             fields.push(Field::new("is_zero", DataType::Boolean, false));
         }
         // The staging shape fills up rarely (repeated or stored keys): start it small.
-        let capacity = if shape == Shape::Target {
-            BATCH_ROWS
-        } else {
-            1024
+        let capacity = match (emits, shape) {
+            (false, _) => 0,
+            (true, Shape::Target) => BATCH_ROWS,
+            (true, Shape::Stage) => 1024,
         };
         Builders {
             shape,
@@ -228,15 +229,79 @@ enum Synth {
     Occurrence,
 }
 
+/// What a column means to validation beyond its type, settled once per batcher from the column's
+/// name so that [`Batcher::check`] compares no names per field and row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `amount` or `unit_price`: negative marks a return, zero a zero-value row.
+    Money,
+    /// `quantity`: negative marks a return.
+    Quantity,
+    /// `status`: "return" or "refund" in it marks a return.
+    Status,
+    /// `price`: must not be negative.
+    Price,
+    /// `rating`: must be 1-5.
+    Rating,
+    /// Nothing beyond its type.
+    Plain,
+}
+
+impl Role {
+    fn of(name: &str) -> Role {
+        match name {
+            "amount" | "unit_price" => Role::Money,
+            "quantity" => Role::Quantity,
+            "status" => Role::Status,
+            "price" => Role::Price,
+            "rating" => Role::Rating,
+            _ => Role::Plain,
+        }
+    }
+}
+
+/// A mapped column, as [`Batcher::check`] reads it.
+#[derive(Clone, Copy)]
+struct Mapped {
+    /// The column.
+    ci: usize,
+    /// Its field in the input.
+    si: usize,
+    /// Unmapped columns between the previous mapped column (or the start) and this one.
+    unmapped_before: usize,
+    name: &'static str,
+    ty: ColType,
+    role: Role,
+    /// Whether an empty value refuses the row (a required or key column).
+    required: bool,
+}
+
 /// Validates records into Arrow batches: one builder set for the target table, one for staging.
 pub(crate) struct Batcher {
     spec: &'static TableSpec,
     src_idx: Vec<Option<usize>>,
     synth: Vec<Synth>,
     key_cols: Vec<usize>,
+    /// The mapped columns, in column order, with what checking each needs.
+    mapped: Vec<Mapped>,
+    /// Unmapped columns after the last mapped one.
+    unmapped_after: usize,
+    /// Whether some column is synthesised (else `check` skips the synthesis pass).
+    any_synth: bool,
+    /// The key hash of every row, when no key column is mapped or synthesised (each is then
+    /// empty, so every row has the same key bytes).
+    constant_key: Option<u64>,
+    /// Whether checked rows are kept for [`Batcher::emit`]; readers that never emit skip the copy.
+    keeps_pending: bool,
+    /// Whether `check` computes the content hash and key hash; readers that never compare rows
+    /// skip them (synthesised keys need the content hash, so they always get it).
+    hashes: bool,
     tz: TimeZone,
     date_format: Option<String>,
     not_after: NaiveDateTime,
+    /// Days since 1970-01-01 of `not_after`'s date: a date-only value on an earlier day cannot be in
+    /// the future, whatever the time of `not_after` (the `YYYYMMDD` fast path relies on it).
+    not_after_day: i64,
     run_id: i64,
     target: Builders,
     stage: Builders,
@@ -346,6 +411,31 @@ impl Batcher {
         not_after: NaiveDateTime,
         run_id: i64,
     ) -> Self {
+        Self::build(spec, src_idx, tz, date_format, not_after, run_id, true)
+    }
+
+    /// A batcher for readers that only read a checked row's values back (`checked_*`) and never
+    /// call [`Batcher::emit`]: it keeps no copy of checked rows and reserves no batch memory (about
+    /// 8 MB for a batch of orders, mapped and unmapped for nothing otherwise).
+    pub(crate) fn new_reader(
+        spec: &'static TableSpec,
+        src_idx: Vec<Option<usize>>,
+        tz: TimeZone,
+        date_format: Option<String>,
+        not_after: NaiveDateTime,
+    ) -> Self {
+        Self::build(spec, src_idx, tz, date_format, not_after, 0, false)
+    }
+
+    fn build(
+        spec: &'static TableSpec,
+        src_idx: Vec<Option<usize>>,
+        tz: TimeZone,
+        date_format: Option<String>,
+        not_after: NaiveDateTime,
+        run_id: i64,
+        emits: bool,
+    ) -> Self {
         let key_cols: Vec<usize> = spec
             .key
             .iter()
@@ -365,17 +455,45 @@ impl Batcher {
                 }
             })
             .collect();
-        Batcher {
+        let mut mapped = Vec::new();
+        let mut unmapped_after = 0;
+        for (ci, col) in spec.columns.iter().enumerate() {
+            match src_idx[ci] {
+                None => unmapped_after += 1,
+                Some(si) => {
+                    mapped.push(Mapped {
+                        ci,
+                        si,
+                        unmapped_before: unmapped_after,
+                        name: col.name,
+                        ty: col.ty,
+                        role: Role::of(col.name),
+                        required: col.required || key_cols.contains(&ci),
+                    });
+                    unmapped_after = 0;
+                }
+            }
+        }
+        let not_after_day =
+            i64::from(not_after.date().num_days_from_ce()) - i64::from(UNIX_EPOCH_DAYS_FROM_CE);
+        let mut batcher = Batcher {
             spec,
             src_idx,
             synth,
             key_cols,
+            mapped,
+            unmapped_after,
+            any_synth: false,
+            constant_key: None,
+            keeps_pending: emits,
+            hashes: true,
             tz,
             date_format,
             not_after,
+            not_after_day,
             run_id,
-            target: Builders::new(spec, Shape::Target),
-            stage: Builders::new(spec, Shape::Stage),
+            target: Builders::new(spec, Shape::Target, emits),
+            stage: Builders::new(spec, Shape::Stage, emits),
             values: vec![Val::Null; spec.columns.len()],
             synth_text: String::new(),
             pending_values: Vec::new(),
@@ -386,14 +504,46 @@ impl Batcher {
             is_zero: false,
             occ_hash: HashMap::default(),
             occ_other: HashMap::new(),
-        }
+        };
+        batcher.settle_key_shortcuts();
+        batcher
+    }
+
+    /// Work out `any_synth` and `constant_key` from the mapping and the synthesis plan.
+    fn settle_key_shortcuts(&mut self) {
+        self.any_synth = self.synth.iter().any(|s| *s != Synth::No);
+        let all_empty = self.key_cols.iter().all(|&k| {
+            self.src_idx.get(k).is_some_and(Option::is_none) && self.synth[k] == Synth::No
+        });
+        self.constant_key = all_empty.then(|| {
+            let mut buf = Vec::new();
+            for _ in &self.key_cols {
+                push_key_part(&mut buf, &RawRecord::default(), Val::Null, "");
+            }
+            key_hash(&buf)
+        });
     }
 
     /// Leave missing key columns empty instead of synthesising them: for readers that never compare
     /// keys (a file scored without a store, where a synthesised key is unique by construction).
     pub(crate) fn without_key_synthesis(mut self) -> Self {
         self.synth.iter_mut().for_each(|s| *s = Synth::No);
+        self.settle_key_shortcuts();
         self
+    }
+
+    /// Skip the content and key hashes ([`Checked`] then holds zeros): for readers that never
+    /// compare rows. Has no effect while some key column is synthesised from the content hash.
+    pub(crate) fn without_hashes(mut self) -> Self {
+        self.hashes = false;
+        self
+    }
+
+    /// Whether [`Batcher::check`] synthesises some key column. Synthesised keys count occurrences
+    /// across rows; without them, checking a row depends on that row alone, so several batchers can
+    /// check parts of one file independently and agree with one batcher checking it all.
+    pub(crate) fn synthesises_keys(&self) -> bool {
+        self.any_synth
     }
 
     /// Validate one record and settle its key; on failure the offending field and reason return.
@@ -405,10 +555,26 @@ impl Batcher {
         self.canon.clear();
         let mut is_return = false;
         let mut is_zero = false;
-        for (ci, col) in self.spec.columns.iter().enumerate() {
-            let Some(si) = self.src_idx[ci] else {
-                self.values[ci] = Val::Null;
-                self.canon.push(0);
+        // Only mapped columns are read: an unmapped one is empty in every row (its value stays
+        // `Null`, or is synthesised below) and adds one 0 byte to the content hash.
+        let hashing = self.hashes || self.any_synth;
+        let Batcher {
+            mapped,
+            unmapped_after,
+            values,
+            canon,
+            tz,
+            date_format,
+            not_after,
+            not_after_day,
+            ..
+        } = self;
+        for col in mapped.iter() {
+            let Mapped { ci, si, role, .. } = *col;
+            if hashing {
+                canon.resize(canon.len() + col.unmapped_before, 0);
+            }
+            let Some(value) = values.get_mut(ci) else {
                 continue;
             };
             let bytes = rec.field(si).unwrap_or_default();
@@ -422,89 +588,140 @@ impl Batcher {
                     ),
                 ));
             }
-            let text = std::str::from_utf8(bytes).map_err(|e| {
-                (
-                    col.name,
-                    format!(
-                        "invalid UTF-8 at byte {}: save the file as UTF-8",
-                        e.valid_up_to()
-                    ),
-                )
-            })?;
-            let t = trim(text);
+            // An ASCII field is UTF-8 as it is and trims by its bytes; any other is checked as text
+            // (with the reason for bytes that are not). `t` is the trimmed value, UTF-8 either way.
+            let t: &[u8] = if bytes.is_ascii() {
+                trim_ascii(bytes)
+            } else {
+                let text = std::str::from_utf8(bytes).map_err(|e| {
+                    (
+                        col.name,
+                        format!(
+                            "invalid UTF-8 at byte {}: save the file as UTF-8",
+                            e.valid_up_to()
+                        ),
+                    )
+                })?;
+                trim(text).as_bytes()
+            };
+            // The value as text, for the parsers that take it (it is UTF-8: see above).
+            let text = || {
+                std::str::from_utf8(t).map_err(|_| {
+                    (
+                        col.name,
+                        "invalid UTF-8: save the file as UTF-8".to_string(),
+                    )
+                })
+            };
             if t.is_empty() {
-                if col.required || self.key_cols.contains(&ci) {
+                if col.required {
                     return Err((col.name, "required value is empty".into()));
                 }
-                self.values[ci] = Val::Null;
-                self.canon.push(0);
+                *value = Val::Null;
+                if hashing {
+                    canon.push(0);
+                }
                 continue;
             }
-            let start = t.as_ptr() as usize - text.as_ptr() as usize;
+            let start = t.as_ptr() as usize - bytes.as_ptr() as usize;
             let v = match col.ty {
                 ColType::Text => Val::Text(si, start, start + t.len()),
                 ColType::Json => {
-                    if serde_json::from_str::<serde::de::IgnoredAny>(t).is_err() {
+                    if serde_json::from_str::<serde::de::IgnoredAny>(text()?).is_err() {
                         return Err((col.name, "not valid JSON".into()));
                     }
                     Val::Text(si, start, start + t.len())
                 }
                 ColType::Timestamp => {
-                    let ts = parse_timestamp(t, self.tz, self.date_format.as_deref())
-                        .map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
-                    if ts > self.not_after {
-                        return Err((col.name, format!("timestamp {ts} is in the future")));
+                    // `YYYYMMDD` (CDNOW and many exports) without the general parser; anything it does
+                    // not settle (other forms, invalid or future dates) takes the general path, which
+                    // also words the reasons.
+                    let fast = match date_format {
+                        None => yyyymmdd_day(t).filter(|d| d < not_after_day),
+                        Some(_) => None,
+                    };
+                    match fast {
+                        Some(day) => Val::Ts(day * MICROS_PER_DAY),
+                        None => {
+                            let t = text()?;
+                            let ts = parse_timestamp(t, *tz, date_format.as_deref())
+                                .map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
+                            if ts > *not_after {
+                                return Err((col.name, format!("timestamp {ts} is in the future")));
+                            }
+                            Val::Ts(ts.and_utc().timestamp_micros())
+                        }
                     }
-                    Val::Ts(ts.and_utc().timestamp_micros())
                 }
                 ColType::Float => {
-                    let f =
-                        parse_amount(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
-                    if col.name == "price" && f < 0.0 {
+                    // Plain decimals without the general parser (same value, see `plain_amount`).
+                    let f = match plain_amount(t) {
+                        Some(r) => r,
+                        None => parse_amount(text()?),
+                    };
+                    let f = match f {
+                        Ok(f) => f,
+                        Err(r) => return Err((col.name, format!("{r}: `{}`", clip(text()?)))),
+                    };
+                    if role == Role::Price && f < 0.0 {
                         return Err((col.name, "price is negative".into()));
                     }
                     Val::F(f)
                 }
                 ColType::Int => {
+                    let t = text()?;
                     let i = parse_int(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?;
-                    if col.name == "rating" && !(1..=5).contains(&i) {
+                    if role == Role::Rating && !(1..=5).contains(&i) {
                         return Err((col.name, format!("rating {i} is outside 1-5")));
                     }
                     Val::I(i)
                 }
                 ColType::Bool => {
+                    let t = text()?;
                     Val::B(parse_bool(t).map_err(|r| (col.name, format!("{r}: `{}`", clip(t))))?)
                 }
             };
-            match (col.name, v) {
-                ("amount", Val::F(f)) | ("unit_price", Val::F(f)) => {
+            match (role, v) {
+                (Role::Money, Val::F(f)) => {
                     is_return |= f < 0.0;
                     is_zero |= f == 0.0;
                 }
-                ("quantity", Val::I(q)) => is_return |= q < 0,
-                ("status", Val::Text(..)) => {
-                    let s = t.to_ascii_lowercase();
-                    is_return |= s.contains("return") || s.contains("refund");
+                (Role::Quantity, Val::I(q)) => is_return |= q < 0,
+                (Role::Status, Val::Text(..)) => {
+                    is_return |= contains_ignore_ascii_case(t, b"return")
+                        || contains_ignore_ascii_case(t, b"refund");
                 }
                 _ => {}
             }
-            self.canon.push(1);
-            match v {
-                Val::Text(..) => self.canon.extend_from_slice(t.as_bytes()),
-                Val::Ts(x) | Val::I(x) => self.canon.extend_from_slice(&x.to_le_bytes()),
-                Val::F(f) => self.canon.extend_from_slice(&f.to_bits().to_le_bytes()),
-                Val::B(b) => self.canon.push(u8::from(b)),
-                Val::Null | Val::Synth(..) => {}
+            if hashing {
+                canon.push(1);
+                match v {
+                    Val::Text(..) => canon.extend_from_slice(t),
+                    Val::Ts(x) | Val::I(x) => canon.extend_from_slice(&x.to_le_bytes()),
+                    Val::F(f) => canon.extend_from_slice(&f.to_bits().to_le_bytes()),
+                    Val::B(b) => canon.push(u8::from(b)),
+                    Val::Null | Val::Synth(..) => {}
+                }
+                canon.push(0x1f);
             }
-            self.canon.push(0x1f);
-            self.values[ci] = v;
+            *value = v;
         }
+        if !hashing {
+            self.is_return = is_return;
+            self.is_zero = is_zero;
+            if self.keeps_pending {
+                self.pending_values.extend_from_slice(&self.values);
+                self.pending_flags.push((is_return, is_zero));
+            }
+            return Ok(Checked { key: 0, hash: 0 });
+        }
+        canon.resize(canon.len() + *unmapped_after, 0);
         let hash = xxhash_rust::xxh3::xxh3_64(&self.canon);
         self.is_return = is_return;
         self.is_zero = is_zero;
 
         // Synthesise missing key columns, exactly as the stored rows of earlier runs were keyed.
-        for ci in 0..self.values.len() {
+        for ci in 0..if self.any_synth { self.values.len() } else { 0 } {
             match self.synth[ci] {
                 Synth::No => {}
                 Synth::ContentHash => {
@@ -534,16 +751,30 @@ impl Batcher {
                 }
             }
         }
-        self.key_buf.clear();
-        for &k in &self.key_cols {
-            push_key_part(&mut self.key_buf, rec, self.values[k], &self.synth_text);
+        let key = match self.constant_key {
+            Some(key) => key,
+            None => {
+                self.key_buf.clear();
+                for &k in &self.key_cols {
+                    push_key_part(&mut self.key_buf, rec, self.values[k], &self.synth_text);
+                }
+                key_hash(&self.key_buf)
+            }
+        };
+        if self.keeps_pending {
+            self.pending_values.extend_from_slice(&self.values);
+            self.pending_flags.push((self.is_return, self.is_zero));
         }
-        self.pending_values.extend_from_slice(&self.values);
-        self.pending_flags.push((self.is_return, self.is_zero));
-        Ok(Checked {
-            key: key_hash(&self.key_buf),
-            hash,
-        })
+        Ok(Checked { key, hash })
+    }
+
+    /// The trimmed bytes of text column `ci` of the row last [`Batcher::check`]ed (valid UTF-8, as
+    /// checked), read from `rec`; `None` when empty, unmapped or not text.
+    pub(crate) fn checked_bytes<'r>(&self, rec: &'r RawRecord, ci: usize) -> Option<&'r [u8]> {
+        match self.values.get(ci)? {
+            Val::Text(si, s, e) => rec.field(*si)?.get(*s..*e),
+            _ => None,
+        }
     }
 
     /// The trimmed text of column `ci` of the row last [`Batcher::check`]ed, read from `rec` (`None`
@@ -586,6 +817,7 @@ impl Batcher {
     /// Append the `pending`-th row checked since [`Batcher::clear_pending`] (read from `rec`) to the
     /// batch for `dest` (nothing for [`Dest::Skip`]).
     pub(crate) fn emit(&mut self, pending: usize, rec: &RawRecord, checked: Checked, dest: Dest) {
+        debug_assert!(self.keeps_pending, "emit on a batcher made by new_reader");
         let b = match dest {
             Dest::Direct => &mut self.target,
             Dest::Stage => &mut self.stage,
@@ -656,6 +888,72 @@ fn push_key_part(buf: &mut Vec<u8>, rec: &RawRecord, v: Val, synth: &str) {
     }
 }
 
+/// Microseconds in a day.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// `NaiveDate::num_days_from_ce` of 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// Whether `hay` contains `needle` (lowercase ASCII) ignoring ASCII case: the same answer as
+/// `hay.to_ascii_lowercase().contains(needle)`, without allocating per row.
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Days since 1970-01-01 of an 8-digit `YYYYMMDD` date, when it is a real calendar date in the
+/// accepted years: exactly the dates [`parse_timestamp`] accepts in that form (at midnight), and
+/// `None` for everything else (which the general parser then accepts or refuses with its reason).
+pub(crate) fn yyyymmdd_day(b: &[u8]) -> Option<i64> {
+    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // Eight digits: no step can overflow, so the arithmetic need not be checked.
+    let n = |r: std::ops::Range<usize>| {
+        b[r].iter().fold(0i64, |a, c| {
+            a.wrapping_mul(10)
+                .wrapping_add(i64::from(c.wrapping_sub(b'0')))
+        })
+    };
+    let (y, m, d) = (n(0..4), n(4..6), n(6..8));
+    if !(i64::from(crate::parse::MIN_YEAR)..=i64::from(crate::parse::MAX_YEAR)).contains(&y)
+        || !(1..=12).contains(&m)
+    {
+        return None;
+    }
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=month_days).contains(&d) {
+        return None;
+    }
+    // Days from civil (H. Hinnant's algorithm, proleptic Gregorian; years here are positive).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// `str::trim` of ASCII text, by its bytes: the ASCII characters with Unicode's White_Space
+/// property are tab, line feed, vertical tab, form feed, carriage return and space.
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    // No byte above the space is white space: most values need no scan.
+    if b.first().is_some_and(|c| *c > b' ') && b.last().is_some_and(|c| *c > b' ') {
+        return b;
+    }
+    let ws = |c: &u8| matches!(c, 0x09..=0x0d | b' ');
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
 /// `str::trim`, without the Unicode scan when both ends are plain ASCII characters.
 fn trim(s: &str) -> &str {
     match (s.as_bytes().first(), s.as_bytes().last()) {
@@ -698,6 +996,142 @@ mod tests {
             "\u{c}y",
         ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn yyyymmdd_fast_path_agrees_with_the_parser() {
+        let tz = TimeZone::default();
+        let mut day = chrono::NaiveDate::from_ymd_opt(1899, 12, 1).expect("test date");
+        let end = chrono::NaiveDate::from_ymd_opt(2201, 2, 1).expect("test date");
+        while day <= end {
+            let s = day.format("%Y%m%d").to_string();
+            let want = parse_timestamp(&s, tz, None)
+                .ok()
+                .map(|t| t.and_utc().timestamp_micros());
+            assert_eq!(
+                yyyymmdd_day(s.as_bytes()).map(|d| d * MICROS_PER_DAY),
+                want,
+                "{s}"
+            );
+            day = day.succ_opt().expect("test date");
+        }
+        for s in [
+            "19970229",
+            "20000229",
+            "19000229",
+            "19971301",
+            "19970100",
+            "19970132",
+            "1997011",
+            "199701011",
+            "1997010a",
+            "00000000",
+            "99999999",
+            "22001231",
+            "22010101",
+        ] {
+            let want = parse_timestamp(s, tz, None)
+                .ok()
+                .map(|t| t.and_utc().timestamp_micros());
+            let fast = yyyymmdd_day(s.as_bytes()).map(|d| d * MICROS_PER_DAY);
+            if s.len() == 8 {
+                assert_eq!(fast, want, "{s}");
+            } else {
+                // Other shapes are left to the general parser (which reads 9 digits as epoch
+                // seconds).
+                assert_eq!(fast, None, "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn status_match_ignores_ascii_case_only() {
+        for s in [
+            "Return",
+            "REFUNDED",
+            "partial refund",
+            "ret urn",
+            "",
+            "r",
+            "İreturn",
+            "paid",
+        ] {
+            let want = {
+                let l = s.to_ascii_lowercase();
+                l.contains("return") || l.contains("refund")
+            };
+            let got = contains_ignore_ascii_case(s.as_bytes(), b"return")
+                || contains_ignore_ascii_case(s.as_bytes(), b"refund");
+            assert_eq!(got, want, "{s}");
+        }
+    }
+
+    #[test]
+    fn constant_key_is_the_key_of_empty_key_columns() {
+        let spec = crate::store::input_table("orders").expect("orders exists");
+        let ci = |name: &str| spec.columns.iter().position(|c| c.name == name);
+        let mut src_idx = vec![None; spec.columns.len()];
+        src_idx[ci("customer_id").expect("column")] = Some(0);
+        src_idx[ci("ordered_at").expect("column")] = Some(1);
+        src_idx[ci("amount").expect("column")] = Some(2);
+        let not_after = chrono::NaiveDate::from_ymd_opt(2030, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("test date");
+        let make = || {
+            Batcher::new(
+                spec,
+                src_idx.clone(),
+                TimeZone::default(),
+                None,
+                not_after,
+                0,
+            )
+        };
+        let reader =
+            || Batcher::new_reader(spec, src_idx.clone(), TimeZone::default(), None, not_after);
+        let mut shortcut = reader().without_key_synthesis();
+        let mut plain = make().without_key_synthesis();
+        plain.constant_key = None;
+        let mut rec = RawRecord::default();
+        rec.split_line(b"c1 20240101 12.5", crate::source::Delimiter::Whitespace);
+        let (a, b) = (shortcut.check(&rec), plain.check(&rec));
+        let (Ok(a), Ok(b)) = (a, b) else {
+            panic!("the row is valid");
+        };
+        assert_eq!((a.key, a.hash), (b.key, b.hash));
+        assert!(shortcut.pending_values.is_empty());
+        assert!(!plain.pending_values.is_empty());
+        // With synthesis the key differs per row: no shortcut.
+        assert!(make().constant_key.is_none());
+        // Without hashes the values read back are the same, and the hashes are not computed.
+        let mut no_hashes = reader().without_key_synthesis().without_hashes();
+        let Ok(c) = no_hashes.check(&rec) else {
+            panic!("the row is valid");
+        };
+        assert_eq!((c.key, c.hash), (0, 0));
+        let ci_amount = ci("amount").expect("column");
+        let ci_time = ci("ordered_at").expect("column");
+        assert_eq!(
+            no_hashes.checked_float(ci_amount),
+            shortcut.checked_float(ci_amount)
+        );
+        assert_eq!(
+            no_hashes.checked_timestamp(ci_time),
+            shortcut.checked_timestamp(ci_time)
+        );
+        // Synthesised keys need the content hash: it is computed anyway.
+        let mut synth = make().without_hashes();
+        let Ok(c) = synth.check(&rec) else {
+            panic!("the row is valid");
+        };
+        assert_eq!(c.hash, b.hash);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_trim_is_str_trim(s in "[ \\t\\n\\r\\x0b\\x0c\\x1c-\\x1fa-c]{0,12}") {
+            proptest::prop_assert_eq!(trim_ascii(s.as_bytes()), s.trim().as_bytes());
         }
     }
 
