@@ -33,8 +33,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 FILE=$BENCH/embed-$N.txt
-python3 scripts/lib/embed_bench_data.py "$DATA" "$BENCH/embed-2000.txt"
-head -n "$N" "$BENCH/embed-2000.txt" > "$FILE"
+# The 2,000 sentences go to their own file: with the default N=2000, FILE is the same name, and
+# `head` would truncate its own input.
+python3 scripts/lib/embed_bench_data.py "$DATA" "$BENCH/embed-all.txt"
+head -n "$N" "$BENCH/embed-all.txt" > "$FILE"
 
 results=()
 for r in $(seq "$ROUNDS"); do
