@@ -117,4 +117,43 @@ fn scores_from_the_file_equal_the_project_scores() {
             "{id}: file ({fp}, {fe}, {fc}) vs project ({p}, {e}, {c})"
         );
     }
+
+    // `--columns`: only the named columns (customer id first), the same values, and the skipped
+    // work leaves no RFM groups behind.
+    let some = dir.path().join("some.csv");
+    let names: Vec<String> = ["clv", "p_alive", "expected_purchases_90d"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let part = score_orders_file(&sample, &file_opts, &opts, &some, &names).expect("some columns");
+    assert!(part.groups.is_empty(), "RFM was not asked for");
+    let mut r = csv::Reader::from_path(&some).expect("scores csv");
+    let header: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        header,
+        ["customer_id", "clv", "p_alive", "expected_purchases_90d"]
+    );
+    let mut rows = 0;
+    for rec in r.records() {
+        let rec = rec.expect("row");
+        let num = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+        let (_, p, e, c) = stored.get(&rec[0]).expect("known customer");
+        assert!(
+            close(num(&rec[1]), *c) && close(num(&rec[2]), *p) && close(num(&rec[3]), *e),
+            "{}: {:?}",
+            &rec[0],
+            rec
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, stored.len());
+    let unknown = vec!["p_alive".to_string(), "churn".to_string()];
+    let err =
+        score_orders_file(&sample, &file_opts, &opts, &some, &unknown).expect_err("unknown column");
+    assert!(err.to_string().contains("`churn`"), "{err}");
 }
