@@ -404,7 +404,13 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
         None => vec![f64::NAN; data.len()],
     };
     let clv: Vec<f64> = match forecast.discounted_purchases {
-        Some(d) if gg.is_some() => d.iter().zip(&exp_spend).map(|(d, s)| d * s).collect(),
+        // In place: at 10M customers a second column would be 80 MB more at the peak.
+        Some(mut d) if gg.is_some() => {
+            for (d, s) in d.iter_mut().zip(&exp_spend) {
+                *d *= s;
+            }
+            d
+        }
         _ => vec![f64::NAN; data.len()],
     };
     phases.push(("spend + clv", clock.elapsed().as_secs_f64()));
