@@ -35,8 +35,7 @@ use crate::error::{EngineError, Result};
 use crate::risk::{buyer_columns, load_risk_model, score_customer, RiskTarget};
 use crate::segment::{assign_customer, load_cluster_model};
 use crate::value::{
-    expected_at_horizons, f64_col, forecast_purchases, str_col, ValueOptions,
-    CUSTOMER_SCORES_COLUMNS,
+    f64_col, forecast_purchases, str_col, ValueOptions, ValueOutputs, CUSTOMER_SCORES_COLUMNS,
 };
 
 /// Folder, under the project, of the saved value fits (one JSON file per scoring run).
@@ -177,14 +176,12 @@ pub fn score_buyer(fit: &ValueFit, c: &OneCustomer) -> Result<BuyerValue> {
         monthly_discount_rate: fit.monthly_discount_rate,
         units_per_month: 30.0,
     };
-    let forecast = forecast_purchases(&bg, &data, &clv_params, gg.is_some())?;
-    let [e30, e90, e365] = expected_at_horizons(forecast.expected)?.map(first);
+    let all = ValueOutputs::default();
+    let forecast = forecast_purchases(&bg, &data, &all, gg.is_some().then_some(&clv_params))?;
+    let [e30, e90, e365] = forecast.expected.map(first);
     let p_alive = first(forecast.p_alive);
-    let next_days = forecast
-        .next_purchase
-        .and_then(|v| v.first().copied())
-        .flatten();
-    let (exp_spend, clv) = match (gg, forecast.discounted_purchases) {
+    let next_days = forecast.next.first().copied().flatten();
+    let (exp_spend, clv) = match (gg, forecast.discounted) {
         (Some(gg), Some(d)) => {
             let s = first(gg.predict_conditional_expected_spend(data.x(), &[mon])?);
             let s = if s.is_finite() && s >= 0.0 { s } else { 0.0 };

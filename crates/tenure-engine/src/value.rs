@@ -8,8 +8,8 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use tenure_models::{
     BgNbdFitted, BgNbdParams, BootstrapParams, BootstrapResult, BtydData, ClvParams,
-    FitDiagnostics, Forecast, ForecastParams, GammaGammaFitted, GammaGammaParams, Interval,
-    RfmParams, RfmScore,
+    FitDiagnostics, ForecastParams, GammaGammaFitted, GammaGammaParams, Interval, RfmParams,
+    RfmScore,
 };
 use tenure_store::arrow::array::{
     Array, ArrayRef, Date32Array, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray,
@@ -369,27 +369,9 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
         monthly_discount_rate: opts.monthly_discount_rate,
         units_per_month: 30.0,
     };
-    let forecast = ForecastParams {
-        horizons: SCORE_HORIZONS_DAYS
-            .iter()
-            .zip(want.expected)
-            .filter(|(_, w)| *w)
-            .map(|(t, _)| *t)
-            .collect(),
-        clv: gg.is_some().then(|| clv_params.clone()),
-        next_purchase_within: want.next_order.then_some(NEXT_ORDER_WITHIN_DAYS),
-        next_purchase_tolerance: NEXT_ORDER_TOLERANCE_DAYS,
-    }
-    .forecast(&bg, &data)?;
-    let mut asked = forecast.expected.into_iter();
-    let [e30, e90, e365] = want.expected.map(|w| match w {
-        true => asked.next().unwrap_or_default(),
-        false => vec![f64::NAN; data.len()],
-    });
-    let p_alive = forecast.p_alive;
-    let next = forecast
-        .next_purchase
-        .unwrap_or_else(|| vec![None; data.len()]);
+    let forecast = forecast_purchases(&bg, &data, &want, gg.is_some().then_some(&clv_params))?;
+    let [e30, e90, e365] = forecast.expected;
+    let (p_alive, next) = (forecast.p_alive, forecast.next);
     phases.push((
         "p_alive, expected purchases 30/90/365d, next order, discounted purchases",
         clock.elapsed().as_secs_f64(),
@@ -403,7 +385,7 @@ pub fn score_customers(c: &CustomerColumns<'_>, opts: &ValueOptions) -> Result<V
             .collect(),
         None => vec![f64::NAN; data.len()],
     };
-    let clv: Vec<f64> = match forecast.discounted_purchases {
+    let clv: Vec<f64> = match forecast.discounted {
         // In place: at 10M customers a second column would be 80 MB more at the peak.
         Some(mut d) if gg.is_some() => {
             for (d, s) in d.iter_mut().zip(&exp_spend) {
@@ -516,31 +498,49 @@ pub(crate) const NEXT_ORDER_WITHIN_DAYS: f64 = 730.0;
 /// Precision of the next-order time: it is shown as a date, so a millionth of a day is ample.
 const NEXT_ORDER_TOLERANCE_DAYS: f64 = 1e-6;
 
-/// P(alive), expected purchases at [`SCORE_HORIZONS_DAYS`], the next-order wait and (with a spend
-/// model) the discounted purchases of every customer, in one pass of the model: the batch scorer
-/// and the live re-scorer both call this, so their answers are the same.
+/// A customer base's purchase forecasts, columns aligned with the data's rows; outputs not asked
+/// for are NaN / `None`.
+pub(crate) struct PurchaseForecast {
+    pub p_alive: Vec<f64>,
+    /// Expected purchases at [`SCORE_HORIZONS_DAYS`].
+    pub expected: [Vec<f64>; 3],
+    pub next: Vec<Option<f64>>,
+    /// Discounted purchases over the CLV horizon (CLV per unit of spend), when asked.
+    pub discounted: Option<Vec<f64>>,
+}
+
+/// P(alive), expected purchases at the asked [`SCORE_HORIZONS_DAYS`], the next-order wait and
+/// (with `clv`) the discounted purchases of every customer, in one pass of the model: the batch
+/// scorer and the live re-scorer both call this, so their answers are the same.
 pub(crate) fn forecast_purchases(
     bg: &BgNbdFitted,
     data: &BtydData,
-    clv: &ClvParams,
-    with_spend: bool,
-) -> Result<Forecast> {
-    Ok(ForecastParams {
-        horizons: SCORE_HORIZONS_DAYS.to_vec(),
-        clv: with_spend.then(|| clv.clone()),
-        next_purchase_within: Some(NEXT_ORDER_WITHIN_DAYS),
+    want: &ValueOutputs,
+    clv: Option<&ClvParams>,
+) -> Result<PurchaseForecast> {
+    let forecast = ForecastParams {
+        horizons: SCORE_HORIZONS_DAYS
+            .iter()
+            .zip(want.expected)
+            .filter(|(_, w)| *w)
+            .map(|(t, _)| *t)
+            .collect(),
+        clv: clv.cloned(),
+        next_purchase_within: want.next_order.then_some(NEXT_ORDER_WITHIN_DAYS),
         next_purchase_tolerance: NEXT_ORDER_TOLERANCE_DAYS,
     }
-    .forecast(bg, data)?)
-}
-
-/// The three expected-purchase columns of a [`forecast_purchases`] result.
-pub(crate) fn expected_at_horizons(expected: Vec<Vec<f64>>) -> Result<[Vec<f64>; 3]> {
-    expected.try_into().map_err(|v: Vec<Vec<f64>>| {
-        EngineError::Data(format!(
-            "the forecast returned {} horizons for 3; please report this",
-            v.len()
-        ))
+    .forecast(bg, data)?;
+    let mut asked = forecast.expected.into_iter();
+    Ok(PurchaseForecast {
+        p_alive: forecast.p_alive,
+        expected: want.expected.map(|w| match w {
+            true => asked.next().unwrap_or_default(),
+            false => vec![f64::NAN; data.len()],
+        }),
+        next: forecast
+            .next_purchase
+            .unwrap_or_else(|| vec![None; data.len()]),
+        discounted: forecast.discounted_purchases,
     })
 }
 

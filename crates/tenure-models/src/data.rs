@@ -157,15 +157,9 @@ impl BtydData {
 
     /// Evaluates `f(x, t_x, T)` once per distinct row and scatters the results to every customer.
     pub(crate) fn map_unique(&self, f: impl Fn(f64, f64, f64) -> f64 + Sync) -> Vec<f64> {
-        if self.len() < 64 {
-            return (0..self.len())
-                .map(|i| f(self.x[i], self.t_x[i], self.age[i]))
-                .collect();
-        }
-        let c = self.compressed();
-        let t = &c.table;
-        let values = parallel_map(t.x.len(), |j| f(t.x[j], t.t_x[j], t.age[j]));
-        c.row_of.iter().map(|&j| values[j as usize]).collect()
+        self.map_unique_wide(1, |x, t_x, age, out| out[0] = f(x, t_x, age))
+            .pop()
+            .unwrap_or_default()
     }
 }
 
@@ -210,34 +204,10 @@ impl BtydData {
 /// Rows below which one thread does the work: thread start-up costs more than it saves.
 const PARALLEL_MIN_ROWS: usize = 4_096;
 
-/// `(0..n).map(f).collect()`, split into contiguous chunks over the machine's cores. The kernels
-/// are pure functions of their row, so the result is identical to the sequential one.
-pub(crate) fn parallel_map(n: usize, f: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
-    let threads = std::thread::available_parallelism()
-        .map(|t| t.get())
-        .unwrap_or(1)
-        .min(n / PARALLEL_MIN_ROWS)
-        .max(1);
-    if threads == 1 {
-        return (0..n).map(f).collect();
-    }
-    let mut out = vec![0.0; n];
-    let chunk = n.div_ceil(threads);
-    std::thread::scope(|scope| {
-        for (k, part) in out.chunks_mut(chunk).enumerate() {
-            let f = &f;
-            scope.spawn(move || {
-                for (i, v) in part.iter_mut().enumerate() {
-                    *v = f(k * chunk + i);
-                }
-            });
-        }
-    });
-    out
-}
-
 /// `width` outputs for each of `n` rows, `f(i, out)` filling row i's, in one flat row-major
-/// vector; split into contiguous chunks of rows over the machine's cores like [`parallel_map`].
+/// vector, split into contiguous chunks of rows over the machine's cores (the first on the calling
+/// thread). The kernels are pure functions of their row, so the result is identical to the
+/// sequential one.
 pub(crate) fn parallel_fill(
     n: usize,
     width: usize,
@@ -589,7 +559,10 @@ mod tests {
         assert_eq!(out, vec![20.0, 0.0, 20.0, 10.0, 0.0]);
         assert!(calls.into_inner() <= 5);
         let seq: Vec<f64> = (0..100_000).map(|i| (i as f64).sqrt()).collect();
-        assert_eq!(parallel_map(100_000, |i| (i as f64).sqrt()), seq);
+        assert_eq!(
+            parallel_fill(100_000, 1, |i, out| out[0] = (i as f64).sqrt()),
+            seq
+        );
     }
 
     #[test]

@@ -75,23 +75,12 @@ impl Store {
             ),
         ])
         .map_err(|e| crate::StoreError::Invalid(format!("narrative batch: {e}")))?;
-        self.conn.execute_batch("BEGIN TRANSACTION").db("begin")?;
-        let outcome = (|| {
+        self.transaction(|| {
             let mut app = self.conn.appender("customer_narratives").db(what)?;
             app.append_record_batch(batch).db(what)?;
             app.flush().db(what)?;
             Ok(n as u64)
-        })();
-        match outcome {
-            Ok(n) => {
-                self.conn.execute_batch("COMMIT").db("commit")?;
-                Ok(n)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        })
     }
 
     /// The customer's narrative from the latest run that has one (latest `written_at`, then run

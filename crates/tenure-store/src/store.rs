@@ -326,8 +326,7 @@ impl Store {
                 "{table} is not a table the engine appends to"
             )));
         }
-        self.conn.execute_batch("BEGIN TRANSACTION").db("begin")?;
-        let outcome = (|| {
+        self.transaction(|| {
             let mut app = self
                 .conn
                 .appender(table)
@@ -340,11 +339,17 @@ impl Store {
             }
             app.flush().db(format!("flush {table}"))?;
             Ok(n)
-        })();
-        match outcome {
-            Ok(n) => {
+        })
+    }
+
+    /// Runs `f` in one transaction: committed when it returns `Ok`, rolled back when it fails, so a
+    /// failed write leaves the store as it was.
+    pub(crate) fn transaction<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN TRANSACTION").db("begin")?;
+        match f() {
+            Ok(v) => {
                 self.conn.execute_batch("COMMIT").db("commit")?;
-                Ok(n)
+                Ok(v)
             }
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");

@@ -95,8 +95,7 @@ impl Store {
     /// Returns how many were new.
     pub fn put_embeddings(&self, model: &str, rows: &[(u64, Vec<f32>)]) -> Result<u64> {
         let what = "cache embeddings";
-        self.conn.execute_batch("BEGIN TRANSACTION").db("begin")?;
-        let outcome = (|| {
+        self.transaction(|| {
             let mut stmt = self
                 .conn
                 .prepare("INSERT INTO text_embeddings (content_hash, model, dim, vector) VALUES (?, ?, ?, CAST(? AS FLOAT[])) ON CONFLICT DO NOTHING")
@@ -115,17 +114,7 @@ impl Store {
                     .db(what)? as u64;
             }
             Ok(n)
-        })();
-        match outcome {
-            Ok(n) => {
-                self.conn.execute_batch("COMMIT").db("commit")?;
-                Ok(n)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        })
     }
 
     /// Every stored review with non-empty text, by review id.
@@ -161,8 +150,7 @@ impl Store {
     ) -> Result<u64> {
         let what = "write review_analysis";
         let at = analysed_at.format(TS).to_string();
-        self.conn.execute_batch("BEGIN TRANSACTION").db("begin")?;
-        let outcome = (|| {
+        self.transaction(|| {
             self.conn
                 .execute("DELETE FROM review_analysis WHERE model = ?", [model])
                 .db(what)?;
@@ -181,17 +169,7 @@ impl Store {
                 .db(what)?;
             }
             Ok(rows.len() as u64)
-        })();
-        match outcome {
-            Ok(n) => {
-                self.conn.execute_batch("COMMIT").db("commit")?;
-                Ok(n)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        })
     }
 
     /// Satisfaction per customer (`by_product` false) or per product from `model`'s analysed

@@ -9,11 +9,35 @@ use tenure_engine::escape;
 const W: f64 = 720.0;
 const FONT: &str = r#"font-family="system-ui, sans-serif" font-size="12""#;
 
-fn open(w: f64, h: f64, title: &str) -> String {
+/// The opening `<svg>` of a chart with its accessible title, and the title drawn at `title_x`.
+fn open(w: f64, h: f64, title: &str, title_x: f64) -> String {
     format!(
-        r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{t}" {FONT}><title>{t}</title>"#,
+        r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{t}" {FONT}><title>{t}</title><text x="{title_x}" y="18" font-size="14" font-weight="600">{t}</text>"#,
         t = escape(title)
     )
+}
+
+/// Horizontal grid lines with their value labels, from `from` to `to` by `step`, between x = `left`
+/// and x = `right`; `sy` maps a value to its y.
+fn y_grid(
+    s: &mut String,
+    left: f64,
+    right: f64,
+    (from, to, step): (f64, f64, f64),
+    sy: impl Fn(f64) -> f64,
+) {
+    let mut y = from;
+    while y <= to + step * 1e-9 {
+        let py = sy(y);
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{right}" y1="{py:.1}" y2="{py:.1}" stroke="#e5e7eb"/><text x="{}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
+            left - 6.0,
+            py + 4.0,
+            short(y)
+        );
+        y += step;
+    }
 }
 
 /// A "nice" axis maximum and step for values up to `max` (1, 2 or 5 times a power of ten).
@@ -74,25 +98,8 @@ pub fn bars(title: &str, x_label: &str, y_label: &str, bars: &[Bar], colour: &st
         .fold(0.0, f64::max);
     let (top, step) = nice(max);
     let sy = |v: f64| H - B - v.max(0.0) / top * (H - T - B);
-    let mut s = open(W, H, title);
-    let _ = write!(
-        s,
-        r#"<text x="{L}" y="18" font-size="14" font-weight="600">{}</text>"#,
-        escape(title)
-    );
-    let mut y = 0.0;
-    while y <= top + step * 1e-9 {
-        let py = sy(y);
-        let _ = write!(
-            s,
-            r##"<line x1="{L}" x2="{}" y1="{py:.1}" y2="{py:.1}" stroke="#e5e7eb"/><text x="{}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
-            W - R,
-            L - 6.0,
-            py + 4.0,
-            short(y)
-        );
-        y += step;
-    }
+    let mut s = open(W, H, title, L);
+    y_grid(&mut s, L, W - R, (0.0, top, step), sy);
     let n = bars.len().max(1) as f64;
     let slot = (W - L - R) / n;
     let every = ((bars.len() as f64 / 12.0).ceil() as usize).max(1);
@@ -153,12 +160,7 @@ pub fn stacked(title: &str, parts: &[Part]) -> String {
         .map(|p| p.value)
         .filter(|v| v.is_finite() && *v > 0.0)
         .sum();
-    let mut s = open(W, H, title);
-    let _ = write!(
-        s,
-        r#"<text x="{L}" y="18" font-size="14" font-weight="600">{}</text>"#,
-        escape(title)
-    );
+    let mut s = open(W, H, title, L);
     let mut x = L;
     let width = W - 2.0 * L;
     for p in parts {
@@ -239,12 +241,7 @@ pub fn hbars(title: &str, bars: &[HBar]) -> String {
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let scale = if max > 0.0 { (W2 - l - r) / max } else { 0.0 };
-    let mut s = open(W2, h, title);
-    let _ = write!(
-        s,
-        r#"<text x="8" y="18" font-size="14" font-weight="600">{}</text>"#,
-        escape(title)
-    );
+    let mut s = open(W2, h, title, 8.0);
     for (i, b) in bars.iter().enumerate() {
         let y = T + ROW * i as f64;
         let v = if b.value.is_finite() {
@@ -301,12 +298,7 @@ pub fn heatmap(
     let ch = 22.0;
     let w = (L + cw * cols as f64 + 8.0).max(360.0);
     let h = T + ch * rows.len() as f64 + 36.0;
-    let mut s = open(w, h, title);
-    let _ = write!(
-        s,
-        r#"<text x="8" y="18" font-size="14" font-weight="600">{}</text>"#,
-        escape(title)
-    );
+    let mut s = open(w, h, title, 8.0);
     let label_every = if cw < 22.0 { 3 } else { 1 };
     for c in (0..cols).step_by(label_every) {
         let _ = write!(
@@ -392,12 +384,7 @@ pub fn rfm_grid(title: &str, x_label: &str, y_label: &str, cells: &[GridCell]) -
     const S: f64 = 100.0;
     let w = L + 5.0 * S + 24.0;
     let h = T + 5.0 * S + 48.0;
-    let mut s = open(w, h, title);
-    let _ = write!(
-        s,
-        r#"<text x="8" y="18" font-size="14" font-weight="600">{}</text>"#,
-        escape(title)
-    );
+    let mut s = open(w, h, title, 8.0);
     for c in cells {
         if !(1..=5).contains(&c.recency) || !(1..=5).contains(&c.frequency) {
             continue;
@@ -484,25 +471,8 @@ pub fn month_lines(
     let n = months.len().max(2) as f64;
     let sx = |i: usize| L + (W - L - R) * i as f64 / (n - 1.0);
     let sy = |v: f64| H - B - (v.clamp(y0, y1) - y0) / (y1 - y0) * (H - T - B);
-    let mut s = open(W, H, title);
-    let _ = write!(
-        s,
-        r#"<text x="{L}" y="18" font-size="14" font-weight="600">{}</text>"#,
-        escape(title)
-    );
-    let mut y = y0;
-    while y <= y1 + step * 1e-9 {
-        let py = sy(y);
-        let _ = write!(
-            s,
-            r##"<line x1="{L}" x2="{}" y1="{py:.1}" y2="{py:.1}" stroke="#e5e7eb"/><text x="{}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
-            W - R,
-            L - 6.0,
-            py + 4.0,
-            short(y)
-        );
-        y += step;
-    }
+    let mut s = open(W, H, title, L);
+    y_grid(&mut s, L, W - R, (y0, y1, step), sy);
     let every = ((months.len() as f64 / 12.0).ceil() as usize).max(1);
     for (i, m) in months.iter().enumerate().step_by(every) {
         let x = sx(i);

@@ -213,8 +213,7 @@ impl Store {
             return Ok(());
         }
         let what = format!("replace live rows of {table}");
-        self.conn.execute_batch("BEGIN TRANSACTION").db(&what)?;
-        let outcome = (|| -> Result<()> {
+        self.transaction(|| -> Result<()> {
             let marks = vec!["?"; customers.len()].join(", ");
             let mut params: Vec<&dyn duckdb::ToSql> = vec![&run_id];
             params.extend(customers.iter().map(|c| c as &dyn duckdb::ToSql));
@@ -237,14 +236,7 @@ impl Store {
                     .db(&what)?;
             }
             Ok(())
-        })();
-        match outcome {
-            Ok(()) => self.conn.execute_batch("COMMIT").db(&what),
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        })
     }
 }
 
