@@ -11,3 +11,12 @@ if command -v ccache >/dev/null 2>&1; then
   export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/tenure-ccache}"
   export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 fi
+# The encoder's matrix products link Debian's OpenBLAS statically (tenure-lm feature `openblas`, on by
+# default in the `tenure` binary; docs/LM.md#speed). Installed here when missing and possible.
+OPENBLAS_A="/usr/lib/$(uname -m)-linux-gnu/openblas-pthread/libopenblas.a"
+if [ -z "${TENURE_OPENBLAS_LIB_DIR:-}" ] && [ ! -f "$OPENBLAS_A" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq libopenblas-dev) >/dev/null 2>&1 || true
+  fi
+  [ -f "$OPENBLAS_A" ] || echo "note: $OPENBLAS_A is missing: install libopenblas-dev (or build tenure-cli with --no-default-features)" >&2
+fi

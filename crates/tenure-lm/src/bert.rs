@@ -21,8 +21,32 @@ struct Dense {
 
 impl Dense {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.w)?.broadcast_add(&self.b)?)
+        Ok(matmul(x, &self.w)?.broadcast_add(&self.b)?)
     }
+}
+
+/// `x (m, k) · w (k, n)`: OpenBLAS's sgemm with the `openblas` feature, candle's gemm without.
+fn matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    #[cfg(feature = "openblas")]
+    return crate::blas::matmul(x, w);
+    #[cfg(not(feature = "openblas"))]
+    Ok(x.matmul(w)?)
+}
+
+/// Attention's `q·kᵀ` over `(groups, s, d)` operands.
+fn scores(q: &Tensor, k: &Tensor) -> Result<Tensor> {
+    #[cfg(feature = "openblas")]
+    return crate::blas::batched_matmul_bt(q, k);
+    #[cfg(not(feature = "openblas"))]
+    Ok(q.matmul(&k.t()?)?)
+}
+
+/// Attention's `p·v` over `(groups, s, s)` and `(groups, s, d)` operands.
+fn context(p: &Tensor, v: &Tensor) -> Result<Tensor> {
+    #[cfg(feature = "openblas")]
+    return crate::blas::batched_matmul(p, v);
+    #[cfg(not(feature = "openblas"))]
+    Ok(p.matmul(v)?)
 }
 
 struct Norm {
@@ -250,21 +274,22 @@ impl Bert {
             .reshape((b, s, 3, nh, hd))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?;
-        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
-        let scores = q.matmul(&k.t()?)?;
-        let probs = kernels::masked_softmax(&scores, mask)?;
-        let ctx = probs
-            .matmul(&v)?
+        let group = |i: usize| -> Result<Tensor> { Ok(qkv.get(i)?.reshape((b * nh, s, hd))?) };
+        let (q, k, v) = (group(0)?, group(1)?, group(2)?);
+        let scores = scores(&q, &k)?.reshape((b, nh, s, s))?;
+        let probs = kernels::masked_softmax(&scores, mask)?.reshape((b * nh, s, s))?;
+        let ctx = context(&probs, &v)?
+            .reshape((b, nh, s, hd))?
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b * s, h))?;
-        let a = kernels::add_norm(&ctx.matmul(&l.attn_out)?, x, &l.attn_params, l.eps)?;
+        let a = kernels::add_norm(&matmul(&ctx, &l.attn_out)?, x, &l.attn_params, l.eps)?;
         let up = match self.activation {
-            Activation::Gelu => kernels::bias_gelu(&a.matmul(&l.up.w)?, &l.up.b)?,
+            Activation::Gelu => kernels::bias_gelu(&matmul(&a, &l.up.w)?, &l.up.b)?,
             Activation::GeluTanh => l.up.forward(&a)?.gelu()?,
             Activation::Relu => l.up.forward(&a)?.relu()?,
         };
-        kernels::add_norm(&up.matmul(&l.down)?, &a, &l.out_params, l.eps)
+        kernels::add_norm(&matmul(&up, &l.down)?, &a, &l.out_params, l.eps)
     }
 }
 

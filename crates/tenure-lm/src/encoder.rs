@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Tensor;
+use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::bert::{self, Bert};
@@ -84,6 +85,8 @@ impl Encoder {
     /// Loads and validates the folder `dir` (config.json, tokenizer.json, model.safetensors, and
     /// sentence-transformers' optional side files). Every problem is an [`LmError`], never a panic.
     pub fn from_dir(dir: &Path, options: EncoderOptions) -> Result<Self> {
+        #[cfg(feature = "openblas")]
+        crate::blas::run_on_calling_thread();
         if options.batch_size == 0 {
             return Err(LmError::InvalidOption(
                 "batch_size must be at least 1".into(),
@@ -251,9 +254,15 @@ impl Encoder {
         }
         let mut out = vec![Vec::new(); texts.len()];
         let plan = plan_batches(&ids, self.options.batch_size, self.options.max_batch_tokens);
-        for batch in plan {
-            let vectors = self.forward_batch(&ids, &batch)?;
-            for (row, &i) in vectors.into_iter().zip(&batch) {
+        // Batches run side by side, one per worker, rather than one after another with every kernel
+        // split across the workers: on few cores a whole batch per core keeps each core busy with
+        // large products, where splitting each product leaves cores waiting at every step.
+        let done: Vec<Vec<Vec<f32>>> = plan
+            .par_iter()
+            .map(|batch| self.forward_batch(&ids, batch))
+            .collect::<Result<_>>()?;
+        for (vectors, batch) in done.into_iter().zip(&plan) {
+            for (row, &i) in vectors.into_iter().zip(batch) {
                 out[i] = row;
             }
         }

@@ -6,6 +6,8 @@
 //! vectors or [`Encoder::embed_tensor`]'s tensor.
 
 mod bert;
+#[cfg(feature = "openblas")]
+mod blas;
 mod cache;
 mod catalog;
 mod config;

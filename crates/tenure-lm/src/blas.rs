@@ -1,0 +1,195 @@
+//! Matrix products through the system's OpenBLAS (feature `openblas`), for the encoder's inference
+//! forward pass.
+//!
+//! Why: on this project's reference machine (2-core Zen 3, AVX2) candle's pure-Rust `gemm` reaches
+//! 22-27 GFLOP/s per core on the encoder's shapes where OpenBLAS's sgemm reaches 60-67 (measured
+//! side by side, docs/LM.md#speed), and about three quarters of the forward pass is matrix products.
+//! The calls go through `ndarray`'s safe `general_mat_mul`, which hands standard and transposed
+//! layouts to `cblas_sgemm`; the workspace forbids `unsafe`, so there is no FFI here. Linking
+//! (`-lopenblas`) is done by this crate's build script; Debian's `libopenblas-dev` provides it. The
+//! one `unsafe` call in the crate sets OpenBLAS to one thread ([`run_on_calling_thread`]).
+//! Products are inference-only (no gradient), like the fused kernels of [`crate::kernels`].
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayView3, ArrayViewMut3, Axis};
+
+use crate::error::Result;
+
+#[allow(unsafe_code)]
+mod ffi {
+    extern "C" {
+        /// OpenBLAS's own setter of its worker count (`common_interface.h`).
+        pub fn openblas_set_num_threads(num_threads: std::os::raw::c_int);
+    }
+}
+
+/// Makes every OpenBLAS call run on its calling thread alone, once per process.
+///
+/// Why: the encoder already runs one batch per core, so OpenBLAS's own workers would only compete
+/// with those cores; and concurrent calls into the threaded build queue on one lock (measured 46
+/// sentences/s with OpenBLAS's two workers against 62-66 with one, docs/LM.md#speed). Set before the
+/// first product; OpenBLAS reads its environment only when it is loaded, so this call is the way.
+pub(crate) fn run_on_calling_thread() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: a plain C call with an integer argument; OpenBLAS's setter takes any positive
+        // count, and `Once` keeps it from racing with itself. It runs before any product is
+        // computed by this crate.
+        #[allow(unsafe_code)]
+        unsafe {
+            ffi::openblas_set_num_threads(1)
+        }
+    });
+}
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("{what}: expected f32 storage")
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("{what}: expected a contiguous tensor"),
+    }
+}
+
+fn shape_err(e: ndarray::ShapeError) -> candle_core::Error {
+    candle_core::Error::Msg(format!("blas matmul: {e}"))
+}
+
+/// `x (m, k) · w (k, n)` for contiguous operands.
+struct Dense;
+
+impl CustomOp2 for Dense {
+    fn name(&self) -> &'static str {
+        "tenure-blas-dense"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (m, k) = xl.shape().dims2()?;
+        let (k2, n) = wl.shape().dims2()?;
+        if k != k2 {
+            candle_core::bail!("blas matmul: ({m}, {k}) · ({k2}, {n}) do not chain")
+        }
+        let x = ArrayView2::from_shape((m, k), f32_slice(xs, xl, "blas matmul x")?)
+            .map_err(shape_err)?;
+        let w = ArrayView2::from_shape((k, n), f32_slice(ws, wl, "blas matmul w")?)
+            .map_err(shape_err)?;
+        let mut out = Array2::<f32>::zeros((m, n));
+        general_mat_mul(1.0, &x, &w, 0.0, &mut out);
+        Ok((
+            CpuStorage::F32(out.into_raw_vec_and_offset().0),
+            Shape::from((m, n)),
+        ))
+    }
+}
+
+/// `x (m, k) · w (k, n)` through OpenBLAS; both made contiguous first.
+pub(crate) fn matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    Ok(x.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &Dense)?)
+}
+
+/// Batched products over the leading axis: `a (g, m, k) · b (g, k, n)`, or `· b(g, n, k)ᵀ` when
+/// `transpose_b`, as attention needs for `q·kᵀ` and `p·v`.
+struct Batched {
+    transpose_b: bool,
+}
+
+impl CustomOp2 for Batched {
+    fn name(&self) -> &'static str {
+        "tenure-blas-batched"
+    }
+
+    fn cpu_fwd(
+        &self,
+        as_: &CpuStorage,
+        al: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (g, m, k) = al.shape().dims3()?;
+        let (g2, b1, b2) = bl.shape().dims3()?;
+        let (kb, n) = if self.transpose_b { (b2, b1) } else { (b1, b2) };
+        if g != g2 || k != kb {
+            candle_core::bail!(
+                "blas batched matmul: ({g}, {m}, {k}) · ({g2}, {b1}, {b2}) do not chain"
+            )
+        }
+        let a = ArrayView3::from_shape((g, m, k), f32_slice(as_, al, "blas batched a")?)
+            .map_err(shape_err)?;
+        let b = ArrayView3::from_shape((g, b1, b2), f32_slice(bs, bl, "blas batched b")?)
+            .map_err(shape_err)?;
+        let mut out = vec![0f32; g * m * n];
+        let mut o = ArrayViewMut3::from_shape((g, m, n), &mut out).map_err(shape_err)?;
+        for ((a, b), mut o) in a
+            .axis_iter(Axis(0))
+            .zip(b.axis_iter(Axis(0)))
+            .zip(o.axis_iter_mut(Axis(0)))
+        {
+            if self.transpose_b {
+                general_mat_mul(1.0, &a, &b.t(), 0.0, &mut o);
+            } else {
+                general_mat_mul(1.0, &a, &b, 0.0, &mut o);
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((g, m, n))))
+    }
+}
+
+/// `a (g, m, k) · b (g, k, n)` → `(g, m, n)` through OpenBLAS.
+pub(crate) fn batched_matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(a.contiguous()?
+        .apply_op2_no_bwd(&b.contiguous()?, &Batched { transpose_b: false })?)
+}
+
+/// `a (g, m, k) · b (g, n, k)ᵀ` → `(g, m, n)` through OpenBLAS, without copying `b` transposed.
+pub(crate) fn batched_matmul_bt(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(a.contiguous()?
+        .apply_op2_no_bwd(&b.contiguous()?, &Batched { transpose_b: true })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.flatten_all())
+            .and_then(|d| d.max(0))
+            .and_then(|d| d.to_scalar::<f32>())
+            .unwrap_or(f32::INFINITY)
+    }
+
+    #[test]
+    fn dense_and_batched_products_equal_candles() -> Result<()> {
+        run_on_calling_thread();
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (37, 19), &dev)?;
+        let w = Tensor::randn(0f32, 1.0, (19, 23), &dev)?;
+        assert!(max_diff(&matmul(&x, &w)?, &x.matmul(&w)?) < 1e-4);
+        let a = Tensor::randn(0f32, 1.0, (6, 11, 8), &dev)?;
+        let b = Tensor::randn(0f32, 1.0, (6, 8, 13), &dev)?;
+        assert!(max_diff(&batched_matmul(&a, &b)?, &a.matmul(&b)?) < 1e-4);
+        let bt = Tensor::randn(0f32, 1.0, (6, 13, 8), &dev)?;
+        let want = a.matmul(&bt.t()?)?;
+        assert!(max_diff(&batched_matmul_bt(&a, &bt)?, &want) < 1e-4);
+        Ok(())
+    }
+
+    #[test]
+    fn mismatched_shapes_are_an_error_not_a_panic() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Tensor::zeros((3, 4), candle_core::DType::F32, &dev)?;
+        let w = Tensor::zeros((5, 2), candle_core::DType::F32, &dev)?;
+        assert!(matmul(&x, &w).is_err());
+        Ok(())
+    }
+}
