@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use sha2::{Digest, Sha256};
 use tenure_lm::{
     catalog, catalog_entry, installed_dir, CatalogEntry, Encoder, EncoderOptions, Packaging,
+    Precision,
 };
 
 /// `tenure models ...`.
@@ -53,6 +54,11 @@ pub struct EmbedArgs {
     /// Truncate at this many tokens instead of the model's limit.
     #[arg(long)]
     max_length: Option<usize>,
+    /// int8 dense layers (weights and activations in 8-bit blocks of 32): faster or slower than
+    /// fp32 depending on the machine, cosine ≥ 0.99 to fp32 (docs/LM.md#int8). The model id gets
+    /// a `+int8` suffix.
+    #[arg(long)]
+    int8: bool,
 }
 
 /// The model cache: `$TENURE_HOME/models`, else `~/.cache/tenure/models`.
@@ -317,6 +323,11 @@ pub fn embed(args: EmbedArgs, json: bool) -> Result<()> {
         max_batch_tokens: args.max_batch_tokens,
         num_threads: args.threads,
         max_length: args.max_length,
+        precision: if args.int8 {
+            Precision::Int8
+        } else {
+            Precision::F32
+        },
     };
     let t0 = Instant::now();
     let enc = Encoder::from_dir(&dir, opts)?;
@@ -334,9 +345,13 @@ pub fn embed(args: EmbedArgs, json: bool) -> Result<()> {
     let vectors = enc.embed(&texts)?;
     let took = t1.elapsed();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let per_second = texts.len() as f64 / took.as_secs_f64().max(1e-9);
     if json {
-        let doc =
-            serde_json::json!({"model": enc.model_id(), "dim": enc.dim(), "embeddings": vectors});
+        let doc = serde_json::json!({
+            "model": enc.model_id(), "dim": enc.dim(), "embeddings": vectors,
+            "seconds": took.as_secs_f64(), "per_second": per_second,
+            "load_seconds": loaded.as_secs_f64(),
+        });
         serde_json::to_writer(&mut out, &doc)?;
         writeln!(out)?;
     } else {
@@ -344,16 +359,17 @@ pub fn embed(args: EmbedArgs, json: bool) -> Result<()> {
             let row: Vec<String> = v.iter().map(f32::to_string).collect();
             writeln!(out, "{}", row.join(" "))?;
         }
-        eprintln!(
-            "embedded {} lines with {} (dim {}) in {:.2}s ({:.0}/s; load {:.2}s)",
-            texts.len(),
-            enc.model_id(),
-            enc.dim(),
-            took.as_secs_f64(),
-            texts.len() as f64 / took.as_secs_f64().max(1e-9),
-            loaded.as_secs_f64()
-        );
     }
+    // On standard error in both modes, so the vectors on standard output stay machine-readable.
+    eprintln!(
+        "embedded {} lines with {} (dim {}) in {:.2}s ({:.0}/s; load {:.2}s)",
+        texts.len(),
+        enc.model_id(),
+        enc.dim(),
+        took.as_secs_f64(),
+        per_second,
+        loaded.as_secs_f64()
+    );
     out.flush()?;
     Ok(())
 }

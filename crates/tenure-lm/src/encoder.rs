@@ -26,6 +26,22 @@ pub struct EncoderOptions {
     /// Truncate at this many tokens instead of the folder's own limit (never above the position
     /// table).
     pub max_length: Option<usize>,
+    /// Number format of the dense layers' products; int8 vectors get their own model id, so the
+    /// embedding cache never mixes them with fp32 ones.
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+/// Number format of the encoder's dense-layer products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Full precision, the reference (parity with sentence-transformers at cosine 1 − 1e-12).
+    #[default]
+    F32,
+    /// Weights and activations quantized to 8-bit integers in blocks of 32 (GGML `Q8_0`), for
+    /// inference; accuracy against fp32 is measured in docs/LM.md#int8.
+    Int8,
 }
 
 impl Default for EncoderOptions {
@@ -35,6 +51,7 @@ impl Default for EncoderOptions {
             max_batch_tokens: 2048,
             num_threads: None,
             max_length: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -136,7 +153,10 @@ impl Encoder {
                     reason: e.to_string(),
                 }
             })?;
-        let bert = Bert::load(map, &cfg)?;
+        let mut bert = Bert::load(map, &cfg)?;
+        if options.precision == Precision::Int8 {
+            bert.quantize_int8()?;
+        }
 
         let tok_path = dir.join("tokenizer.json");
         let bad_tok = |e: tokenizers::Error| LmError::BadTokenizer {
@@ -158,7 +178,10 @@ impl Encoder {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model".to_string());
-        let model_id = format!("{name}@{:016x}", xxhash_rust::xxh3::xxh3_64(&weights));
+        let mut model_id = format!("{name}@{:016x}", xxhash_rust::xxh3::xxh3_64(&weights));
+        if options.precision == Precision::Int8 {
+            model_id.push_str("+int8");
+        }
         let pool = match options.num_threads {
             Some(n) => Some(
                 rayon::ThreadPoolBuilder::new()

@@ -24,7 +24,7 @@ pub use candle_core::Tensor;
 pub use catalog::{catalog, catalog_entry, installed_dir, CatalogEntry, Packaging};
 pub use config::{Activation, BertConfig, Pooling};
 pub use convert::convert_pytorch_bin;
-pub use encoder::{Encoder, EncoderOptions};
+pub use encoder::{Encoder, EncoderOptions, Precision};
 pub use error::{LmError, Result};
 pub use finetune::{FineTuneMode, FineTuneParams, FineTuned};
 pub use head::{

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tenure_lm::{cache_key, Encoder, EncoderOptions, LmError};
+use tenure_lm::{cache_key, Encoder, EncoderOptions, LmError, Precision};
 
 use crate::fixture::{self, HIDDEN, MAX_POS};
 
@@ -83,6 +83,7 @@ fn results_come_back_in_input_order_whatever_the_batching() {
             max_batch_tokens,
             num_threads: Some(1),
             max_length: None,
+            precision: Precision::F32,
         };
         let enc = Encoder::from_dir(tmp.path(), opts).expect("load");
         let all = enc.embed(&texts).expect("embed");
@@ -273,4 +274,57 @@ fn tokenizer_from_another_model_is_caught() {
     std::fs::write(tmp.path().join("config.json"), small).expect("w");
     let e = load_err(tmp.path());
     assert!(matches!(e, LmError::ShapeMismatch { .. }), "{e}");
+}
+
+#[test]
+fn int8_stays_within_cosine_0_99_of_fp32_and_has_its_own_model_id() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    fixture::write_tiny_model(tmp.path(), 5);
+    let texts = [
+        "hello world",
+        "the product is good",
+        "bad",
+        "很好 the product 很差",
+        "",
+    ];
+    let fp32 = Encoder::from_dir(tmp.path(), EncoderOptions::default()).expect("fp32");
+    let int8 = Encoder::from_dir(
+        tmp.path(),
+        EncoderOptions {
+            precision: Precision::Int8,
+            ..EncoderOptions::default()
+        },
+    )
+    .expect("int8");
+    assert_eq!(int8.model_id(), format!("{}+int8", fp32.model_id()));
+    let a = fp32.embed(&texts).expect("a");
+    let b = int8.embed(&texts).expect("b");
+    for (x, y) in a.iter().zip(&b) {
+        let cos: f32 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+        assert!(cos >= 0.99, "cosine {cos}");
+        assert!(x != y, "int8 must actually quantize");
+    }
+}
+
+#[test]
+fn batches_run_side_by_side_give_the_sequential_result_every_time() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    fixture::write_tiny_model(tmp.path(), 13);
+    let texts: Vec<String> = (0..40)
+        .map(|i| "the product is good ".repeat(1 + i % 7))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let opts = |threads| EncoderOptions {
+        batch_size: 2,
+        num_threads: Some(threads),
+        ..EncoderOptions::default()
+    };
+    let want = Encoder::from_dir(tmp.path(), opts(1))
+        .expect("1")
+        .embed(&texts)
+        .expect("sequential");
+    let enc = Encoder::from_dir(tmp.path(), opts(2)).expect("2");
+    for _ in 0..5 {
+        assert_eq!(enc.embed(&texts).expect("parallel"), want);
+    }
 }
