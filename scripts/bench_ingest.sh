@@ -35,8 +35,9 @@ import json, sys
 peers = json.loads(sys.argv[1]); t1, t2 = float(sys.argv[2]), float(sys.argv[3])
 rss_mb = int(sys.argv[4]) / 1024; wall = sys.argv[5]; rows = int(sys.argv[6])
 p = peers["pandas_read_csv_s"]; d = peers["duckdb_read_csv_s"]
-print(f"| rows | tenure ingest (first) | tenure re-ingest (all duplicates) | pandas read_csv | pandas + to_datetime | duckdb read_csv | ratio vs pandas read_csv | ratio vs duckdb |")
-print(f"|---|---|---|---|---|---|---|---|")
-print(f"| {rows:,} | {t1:.2f} s ({rows/t1/1e6:.2f} M rows/s, wall {wall}, RSS {rss_mb:.0f} MB) | {t2:.2f} s | {p:.2f} s | {p + peers['pandas_parse_dates_s']:.2f} s | {d:.2f} s | {p/t1:.2f}x | {d/t1:.2f}x |")
+dp, du = peers["duckdb_persistent_s"], peers["duckdb_persistent_unordered_s"]
+print(f"| rows | tenure ingest (first) | tenure re-ingest (all duplicates) | pandas read_csv | pandas + to_datetime | duckdb read_csv (memory) | duckdb read_csv into a file (default / unordered) | ratio vs pandas read_csv | duckdb into a file vs pandas |")
+print(f"|---|---|---|---|---|---|---|---|---|")
+print(f"| {rows:,} | {t1:.2f} s ({rows/t1/1e6:.2f} M rows/s, wall {wall}, RSS {rss_mb:.0f} MB) | {t2:.2f} s | {p:.2f} s | {p + peers['pandas_parse_dates_s']:.2f} s | {d:.2f} s | {dp:.2f} s / {du:.2f} s | {p/t1:.2f}x | {p/dp:.2f}x / {p/du:.2f}x |")
 print(f"pandas {peers['pandas_version']}, duckdb (python) {peers['duckdb_version']}")
 PY
