@@ -88,6 +88,20 @@ impl CustomOp2 for Dense {
             Shape::from((m, n)),
         ))
     }
+
+    /// `y = x·w`: `dx = g·wᵀ`, `dw = xᵀ·g`, both through OpenBLAS too.
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = g.contiguous()?;
+        let dx = g.apply_op2_no_bwd(&w.t()?.contiguous()?, &Dense)?;
+        let dw = x.t()?.contiguous()?.apply_op2_no_bwd(&g, &Dense)?;
+        Ok((Some(dx), Some(dw)))
+    }
 }
 
 /// `x (m, k) · w (k, n)` through OpenBLAS; both made contiguous first.
@@ -140,6 +154,34 @@ impl CustomOp2 for Batched {
         }
         Ok((CpuStorage::F32(out), Shape::from((g, m, n))))
     }
+
+    /// `c = a·b`: `da = g·bᵀ`, `db = aᵀ·g`; `c = a·bᵀ`: `da = g·b`, `db = gᵀ·a`.
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        _c: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = g.contiguous()?;
+        let plain = Batched { transpose_b: false };
+        let (da, db) = if self.transpose_b {
+            (
+                g.apply_op2_no_bwd(b, &plain)?,
+                g.transpose(1, 2)?
+                    .contiguous()?
+                    .apply_op2_no_bwd(a, &plain)?,
+            )
+        } else {
+            (
+                g.apply_op2_no_bwd(b, &Batched { transpose_b: true })?,
+                a.transpose(1, 2)?
+                    .contiguous()?
+                    .apply_op2_no_bwd(&g, &plain)?,
+            )
+        };
+        Ok((Some(da), Some(db)))
+    }
 }
 
 /// `a (g, m, k) · b (g, k, n)` → `(g, m, n)` through OpenBLAS.
@@ -152,6 +194,23 @@ pub(crate) fn batched_matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 pub(crate) fn batched_matmul_bt(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(a.contiguous()?
         .apply_op2_no_bwd(&b.contiguous()?, &Batched { transpose_b: true })?)
+}
+
+/// [`matmul`] that records its gradient (for fine-tuning).
+pub(crate) fn matmul_trainable(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    Ok(x.contiguous()?.apply_op2(&w.contiguous()?, Dense)?)
+}
+
+/// [`batched_matmul`] that records its gradient (for fine-tuning).
+pub(crate) fn batched_matmul_trainable(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(a.contiguous()?
+        .apply_op2(&b.contiguous()?, Batched { transpose_b: false })?)
+}
+
+/// [`batched_matmul_bt`] that records its gradient (for fine-tuning).
+pub(crate) fn batched_matmul_bt_trainable(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(a.contiguous()?
+        .apply_op2(&b.contiguous()?, Batched { transpose_b: true })?)
 }
 
 #[cfg(test)]
@@ -181,6 +240,33 @@ mod tests {
         let bt = Tensor::randn(0f32, 1.0, (6, 13, 8), &dev)?;
         let want = a.matmul(&bt.t()?)?;
         assert!(max_diff(&batched_matmul_bt(&a, &bt)?, &want) < 1e-4);
+        Ok(())
+    }
+
+    #[test]
+    fn gradients_equal_candles() -> Result<()> {
+        run_on_calling_thread();
+        let dev = Device::Cpu;
+        let x = candle_core::Var::randn(0f32, 1.0, (7, 5), &dev)?;
+        let w = candle_core::Var::randn(0f32, 1.0, (5, 3), &dev)?;
+        let ours = matmul_trainable(&x, &w)?.sqr()?.sum_all()?.backward()?;
+        let theirs = x.matmul(&w)?.sqr()?.sum_all()?.backward()?;
+        for v in [x.as_tensor(), w.as_tensor()] {
+            let (a, b) = (ours.get(v), theirs.get(v));
+            assert!(max_diff(a.expect("ours"), b.expect("candle's")) < 1e-4);
+        }
+        let a = candle_core::Var::randn(0f32, 1.0, (2, 4, 6), &dev)?;
+        let b = candle_core::Var::randn(0f32, 1.0, (2, 6, 3), &dev)?;
+        let bt = candle_core::Var::randn(0f32, 1.0, (2, 3, 6), &dev)?;
+        let ours = (batched_matmul_trainable(&a, &b)?.sqr()?.sum_all()?
+            + batched_matmul_bt_trainable(&a, &bt)?.sqr()?.sum_all()?)?
+        .backward()?;
+        let theirs = (a.matmul(&b)?.sqr()?.sum_all()? + a.matmul(&bt.t()?)?.sqr()?.sum_all()?)?
+            .backward()?;
+        for v in [a.as_tensor(), b.as_tensor(), bt.as_tensor()] {
+            let (p, q) = (ours.get(v), theirs.get(v));
+            assert!(max_diff(p.expect("ours"), q.expect("candle's")) < 1e-3);
+        }
         Ok(())
     }
 

@@ -90,12 +90,49 @@ struct Proj {
 
 impl Proj {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut y = x.matmul(&self.w)?.broadcast_add(&self.b)?;
+        let mut y = product(x, &self.w)?.broadcast_add(&self.b)?;
         if let Some((a, b, scale)) = &self.lora {
-            y = (y + (x.matmul(a)?.matmul(b)? * *scale)?)?;
+            y = (y + (product(&product(x, a)?, b)? * *scale)?)?;
         }
         Ok(y)
     }
+}
+
+/// `x (m, k) · w (k, n)` with its gradient: OpenBLAS with the `openblas` feature (forward and
+/// backward), candle's gemm without.
+fn product(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    #[cfg(feature = "openblas")]
+    return crate::blas::matmul_trainable(x, w);
+    #[cfg(not(feature = "openblas"))]
+    Ok(x.matmul(w)?)
+}
+
+/// Attention's `q·kᵀ` over `(batch, heads, s, d)` operands, with its gradient.
+fn attention_scores(q: &Tensor, k: &Tensor) -> Result<Tensor> {
+    #[cfg(feature = "openblas")]
+    {
+        let (b, nh, s, d) = q.dims4()?;
+        let (_, _, sk, _) = k.dims4()?;
+        let q = q.reshape((b * nh, s, d))?;
+        let k = k.reshape((b * nh, sk, d))?;
+        Ok(crate::blas::batched_matmul_bt_trainable(&q, &k)?.reshape((b, nh, s, sk))?)
+    }
+    #[cfg(not(feature = "openblas"))]
+    Ok(q.matmul(&k.t()?.contiguous()?)?)
+}
+
+/// Attention's `p·v` over `(batch, heads, s, s)` and `(batch, heads, s, d)`, with its gradient.
+fn attention_context(p: &Tensor, v: &Tensor) -> Result<Tensor> {
+    #[cfg(feature = "openblas")]
+    {
+        let (b, nh, s, sk) = p.dims4()?;
+        let d = v.dim(3)?;
+        let p = p.reshape((b * nh, s, sk))?;
+        let v = v.reshape((b * nh, sk, d))?;
+        Ok(crate::blas::batched_matmul_trainable(&p, &v)?.reshape((b, nh, s, d))?)
+    }
+    #[cfg(not(feature = "openblas"))]
+    Ok(p.matmul(v)?)
 }
 
 struct Norm {
@@ -351,10 +388,9 @@ impl Model {
             let q = split((l.q.forward(&x)? * scale)?)?;
             let k = split(l.k.forward(&x)?)?;
             let v = split(l.v.forward(&x)?)?;
-            let scores = q.matmul(&k.t()?.contiguous()?)?.broadcast_add(&bias)?;
+            let scores = attention_scores(&q, &k)?.broadcast_add(&bias)?;
             let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
-            let ctx = probs
-                .matmul(&v)?
+            let ctx = attention_context(&probs, &v)?
                 .transpose(1, 2)?
                 .contiguous()?
                 .reshape((b * s, h))?;
