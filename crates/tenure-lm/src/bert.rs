@@ -114,7 +114,8 @@ impl Dense {
 }
 
 /// `x (m, k) · w (k, n)`: OpenBLAS's sgemm with the `openblas` feature, candle's gemm without.
-fn matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+/// Differentiable either way, so fine-tuning uses the same products.
+pub(crate) fn matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     #[cfg(feature = "openblas")]
     return crate::blas::matmul(x, w);
     #[cfg(not(feature = "openblas"))]
@@ -122,7 +123,7 @@ fn matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 }
 
 /// Attention's `q·kᵀ` over `(groups, s, d)` operands.
-fn scores(q: &Tensor, k: &Tensor) -> Result<Tensor> {
+pub(crate) fn scores(q: &Tensor, k: &Tensor) -> Result<Tensor> {
     #[cfg(feature = "openblas")]
     return crate::blas::batched_matmul_bt(q, k);
     #[cfg(not(feature = "openblas"))]
@@ -130,7 +131,7 @@ fn scores(q: &Tensor, k: &Tensor) -> Result<Tensor> {
 }
 
 /// Attention's `p·v` over `(groups, s, s)` and `(groups, s, d)` operands.
-fn context(p: &Tensor, v: &Tensor) -> Result<Tensor> {
+pub(crate) fn context(p: &Tensor, v: &Tensor) -> Result<Tensor> {
     #[cfg(feature = "openblas")]
     return crate::blas::batched_matmul(p, v);
     #[cfg(not(feature = "openblas"))]

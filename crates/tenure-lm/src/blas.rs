@@ -8,13 +8,15 @@
 //! layouts to `cblas_sgemm`; the workspace forbids `unsafe`, so there is no FFI here. Linking
 //! (`-lopenblas`) is done by this crate's build script; Debian's `libopenblas-dev` provides it. The
 //! one `unsafe` call in the crate sets OpenBLAS to one thread ([`run_on_calling_thread`]).
-//! Products are inference-only (no gradient), like the fused kernels of [`crate::kernels`].
+//! Products record their gradient when an operand is a training variable (fine-tuning), and the
+//! backward products go through OpenBLAS as well.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
 use crate::error::Result;
+use crate::kernels::f32_slice;
 
 #[allow(unsafe_code)]
 mod ffi {
@@ -41,16 +43,6 @@ pub(crate) fn run_on_calling_thread() {
             ffi::openblas_set_num_threads(1)
         }
     });
-}
-
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("{what}: expected f32 storage")
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("{what}: expected a contiguous tensor"),
-    }
 }
 
 fn shape_err(e: ndarray::ShapeError) -> candle_core::Error {
@@ -104,9 +96,10 @@ impl CustomOp2 for Dense {
     }
 }
 
-/// `x (m, k) · w (k, n)` through OpenBLAS; both made contiguous first.
+/// `x (m, k) · w (k, n)` through OpenBLAS; both made contiguous first. The gradient is recorded
+/// (and computed through OpenBLAS too) only when an operand is a training variable.
 pub(crate) fn matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    Ok(x.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &Dense)?)
+    Ok(x.contiguous()?.apply_op2(&w.contiguous()?, Dense)?)
 }
 
 /// Batched products over the leading axis: `a (g, m, k) · b (g, k, n)`, or `· b(g, n, k)ᵀ` when
@@ -187,28 +180,11 @@ impl CustomOp2 for Batched {
 /// `a (g, m, k) · b (g, k, n)` → `(g, m, n)` through OpenBLAS.
 pub(crate) fn batched_matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(a.contiguous()?
-        .apply_op2_no_bwd(&b.contiguous()?, &Batched { transpose_b: false })?)
+        .apply_op2(&b.contiguous()?, Batched { transpose_b: false })?)
 }
 
 /// `a (g, m, k) · b (g, n, k)ᵀ` → `(g, m, n)` through OpenBLAS, without copying `b` transposed.
 pub(crate) fn batched_matmul_bt(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    Ok(a.contiguous()?
-        .apply_op2_no_bwd(&b.contiguous()?, &Batched { transpose_b: true })?)
-}
-
-/// [`matmul`] that records its gradient (for fine-tuning).
-pub(crate) fn matmul_trainable(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    Ok(x.contiguous()?.apply_op2(&w.contiguous()?, Dense)?)
-}
-
-/// [`batched_matmul`] that records its gradient (for fine-tuning).
-pub(crate) fn batched_matmul_trainable(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    Ok(a.contiguous()?
-        .apply_op2(&b.contiguous()?, Batched { transpose_b: false })?)
-}
-
-/// [`batched_matmul_bt`] that records its gradient (for fine-tuning).
-pub(crate) fn batched_matmul_bt_trainable(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(a.contiguous()?
         .apply_op2(&b.contiguous()?, Batched { transpose_b: true })?)
 }
@@ -216,16 +192,8 @@ pub(crate) fn batched_matmul_bt_trainable(a: &Tensor, b: &Tensor) -> Result<Tens
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::max_diff;
     use candle_core::Device;
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .and_then(|d| d.abs())
-            .and_then(|d| d.flatten_all())
-            .and_then(|d| d.max(0))
-            .and_then(|d| d.to_scalar::<f32>())
-            .unwrap_or(f32::INFINITY)
-    }
 
     #[test]
     fn dense_and_batched_products_equal_candles() -> Result<()> {
@@ -249,7 +217,7 @@ mod tests {
         let dev = Device::Cpu;
         let x = candle_core::Var::randn(0f32, 1.0, (7, 5), &dev)?;
         let w = candle_core::Var::randn(0f32, 1.0, (5, 3), &dev)?;
-        let ours = matmul_trainable(&x, &w)?.sqr()?.sum_all()?.backward()?;
+        let ours = matmul(&x, &w)?.sqr()?.sum_all()?.backward()?;
         let theirs = x.matmul(&w)?.sqr()?.sum_all()?.backward()?;
         for v in [x.as_tensor(), w.as_tensor()] {
             let (a, b) = (ours.get(v), theirs.get(v));
@@ -258,8 +226,8 @@ mod tests {
         let a = candle_core::Var::randn(0f32, 1.0, (2, 4, 6), &dev)?;
         let b = candle_core::Var::randn(0f32, 1.0, (2, 6, 3), &dev)?;
         let bt = candle_core::Var::randn(0f32, 1.0, (2, 3, 6), &dev)?;
-        let ours = (batched_matmul_trainable(&a, &b)?.sqr()?.sum_all()?
-            + batched_matmul_bt_trainable(&a, &bt)?.sqr()?.sum_all()?)?
+        let ours = (batched_matmul(&a, &b)?.sqr()?.sum_all()?
+            + batched_matmul_bt(&a, &bt)?.sqr()?.sum_all()?)?
         .backward()?;
         let theirs = (a.matmul(&b)?.sqr()?.sum_all()? + a.matmul(&bt.t()?)?.sqr()?.sum_all()?)?
             .backward()?;

@@ -90,49 +90,30 @@ struct Proj {
 
 impl Proj {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut y = product(x, &self.w)?.broadcast_add(&self.b)?;
+        let mut y = crate::bert::matmul(x, &self.w)?.broadcast_add(&self.b)?;
         if let Some((a, b, scale)) = &self.lora {
-            y = (y + (product(&product(x, a)?, b)? * *scale)?)?;
+            y = (y + (crate::bert::matmul(&crate::bert::matmul(x, a)?, b)? * *scale)?)?;
         }
         Ok(y)
     }
 }
 
-/// `x (m, k) · w (k, n)` with its gradient: OpenBLAS with the `openblas` feature (forward and
-/// backward), candle's gemm without.
-fn product(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    #[cfg(feature = "openblas")]
-    return crate::blas::matmul_trainable(x, w);
-    #[cfg(not(feature = "openblas"))]
-    Ok(x.matmul(w)?)
-}
-
-/// Attention's `q·kᵀ` over `(batch, heads, s, d)` operands, with its gradient.
+/// Attention's `q·kᵀ` over `(batch, heads, s, d)` operands.
 fn attention_scores(q: &Tensor, k: &Tensor) -> Result<Tensor> {
-    #[cfg(feature = "openblas")]
-    {
-        let (b, nh, s, d) = q.dims4()?;
-        let (_, _, sk, _) = k.dims4()?;
-        let q = q.reshape((b * nh, s, d))?;
-        let k = k.reshape((b * nh, sk, d))?;
-        Ok(crate::blas::batched_matmul_bt_trainable(&q, &k)?.reshape((b, nh, s, sk))?)
-    }
-    #[cfg(not(feature = "openblas"))]
-    Ok(q.matmul(&k.t()?.contiguous()?)?)
+    let (b, nh, s, d) = q.dims4()?;
+    let sk = k.dim(2)?;
+    let q = q.reshape((b * nh, s, d))?;
+    let k = k.reshape((b * nh, sk, d))?;
+    Ok(crate::bert::scores(&q, &k)?.reshape((b, nh, s, sk))?)
 }
 
-/// Attention's `p·v` over `(batch, heads, s, s)` and `(batch, heads, s, d)`, with its gradient.
+/// Attention's `p·v` over `(batch, heads, s, s)` and `(batch, heads, s, d)` operands.
 fn attention_context(p: &Tensor, v: &Tensor) -> Result<Tensor> {
-    #[cfg(feature = "openblas")]
-    {
-        let (b, nh, s, sk) = p.dims4()?;
-        let d = v.dim(3)?;
-        let p = p.reshape((b * nh, s, sk))?;
-        let v = v.reshape((b * nh, sk, d))?;
-        Ok(crate::blas::batched_matmul_trainable(&p, &v)?.reshape((b, nh, s, d))?)
-    }
-    #[cfg(not(feature = "openblas"))]
-    Ok(p.matmul(v)?)
+    let (b, nh, s, sk) = p.dims4()?;
+    let d = v.dim(3)?;
+    let p = p.reshape((b * nh, s, sk))?;
+    let v = v.reshape((b * nh, sk, d))?;
+    Ok(crate::bert::context(&p, &v)?.reshape((b, nh, s, d))?)
 }
 
 struct Norm {
