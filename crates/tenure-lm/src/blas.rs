@@ -13,7 +13,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayView3, ArrayViewMut3, Axis};
+use ndarray::{ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
 use crate::error::Result;
 use crate::kernels::f32_slice;
@@ -73,8 +73,14 @@ impl CustomOp2 for Dense {
             .map_err(shape_err)?;
         let w = ArrayView2::from_shape((k, n), f32_slice(ws, wl, "blas matmul w")?)
             .map_err(shape_err)?;
-        let mut out = Array2::<f32>::zeros((m, n));
-        general_mat_mul(1.0, &x, &w, 0.0, &mut out);
+        // `dot` allocates the result without zeroing it first (sgemm with β = 0 overwrites it).
+        let out = x.dot(&w);
+        // Row-major operands give a row-major result; the guard keeps the raw order right anyway.
+        let out = if out.is_standard_layout() {
+            out
+        } else {
+            out.as_standard_layout().into_owned()
+        };
         Ok((
             CpuStorage::F32(out.into_raw_vec_and_offset().0),
             Shape::from((m, n)),
