@@ -43,7 +43,11 @@ fn ingest_cdnow_args(file: &Path) -> Vec<String> {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Found at run time (cargo sets CARGO_MANIFEST_DIR for test runs): a compile-time path would
+    // point into whichever checkout first built this binary, since clones share a target directory.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .join("../../tests/fixtures")
         .join(name)
 }

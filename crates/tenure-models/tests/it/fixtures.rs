@@ -2,22 +2,27 @@
 
 use tenure_models::BtydData;
 
-pub const SUMMARY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/cdnow/cdnow_customers_summary.csv"
-);
-pub const WITH_TRANSACTIONS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/cdnow/cdnow_customers_summary_with_transactions.csv"
-);
-pub const RAW: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/cdnow/CDNOW_sample.txt"
-);
+/// The CDNOW summary as lifetimes ships it.
+pub const SUMMARY: &str = "cdnow_customers_summary.csv";
+/// The CDNOW summary with each customer's transactions.
+pub const WITH_TRANSACTIONS: &str = "cdnow_customers_summary_with_transactions.csv";
+/// The raw CDNOW 1/10 sample.
+pub const RAW: &str = "CDNOW_sample.txt";
+
+/// A file of `tests/fixtures/cdnow`, found from the crate's folder at run time (cargo sets
+/// `CARGO_MANIFEST_DIR` for test runs): a path fixed at compile time would point into whichever
+/// checkout first built this binary, since clones share one target directory.
+pub fn cdnow(name: &str) -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("../../tests/fixtures/cdnow")
+        .join(name)
+}
 
 /// Numeric columns of a CSV with a header row.
-pub fn read_csv(path: &str) -> Vec<Vec<f64>> {
-    let text = std::fs::read_to_string(path).expect("fixture is readable");
+pub fn read_csv(name: &str) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(cdnow(name)).expect("fixture is readable");
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())

@@ -23,7 +23,8 @@ fn day(yyyymmdd: i64) -> i64 {
 
 /// Distinct purchase days per customer, in days since 1997-01-01.
 fn purchase_days() -> Vec<Vec<i64>> {
-    let text = std::fs::read_to_string(fixtures::RAW).expect("fixture is readable");
+    let text =
+        std::fs::read_to_string(fixtures::cdnow(fixtures::RAW)).expect("fixture is readable");
     let origin = day(19970101);
     let mut by_customer: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {

@@ -3,7 +3,7 @@
 mod bad_input;
 mod cdnow;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tenure_store::arrow::array::{Array, Float64Array, Int64Array, StringArray};
 use tenure_store::arrow::compute::cast;
@@ -12,7 +12,11 @@ use tenure_store::arrow::record_batch::RecordBatch;
 
 /// The repository's test fixtures.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Found at run time (cargo sets CARGO_MANIFEST_DIR for test runs): a compile-time path would
+    // point into whichever checkout first built this binary, since clones share a target directory.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .join("../../tests/fixtures")
         .join(name)
 }
