@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Embedding speed, tenure (fp32 and --int8) vs sentence-transformers (PyTorch CPU, fp32), same
-# sentences, same cores, same run, alternating; int8's cosine to fp32 for every sentence. Writes ~/.cache/tenure-bench/embed.json and prints the ratio.
+# sentences, same cores, same run, alternating; int8's cosine to fp32 for every sentence. Writes
+# ~/.cache/tenure-bench/embed.json and prints the ratios.
 #
 #   scripts/bench_embed.sh            # 2,000 review sentences, all-MiniLM-L6-v2, 2 threads, 1 round
 #   N=400 ROUNDS=3 scripts/bench_embed.sh

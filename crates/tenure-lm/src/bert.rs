@@ -30,6 +30,7 @@ enum Weight {
 /// this project's AVX2 machines: AVX2's 8/16-bit multiply-add (`vpmaddwd`) does as many
 /// multiply-adds per cycle as fp32 FMA, and candle's int8×int8 `Q8_0` product, tried first, ran at
 /// 10 sentences/s against fp32's 61 (docs/LM.md#int8).
+#[derive(Clone)]
 struct Int8Weight {
     q: Vec<i8>,
     scale: Vec<f32>,
@@ -91,12 +92,7 @@ impl Weight {
     fn to_int8(&self) -> Result<Weight> {
         Ok(Weight::Int8(match self {
             Weight::F32(w) => Int8Weight::quantize(w)?,
-            Weight::Int8(q) => Int8Weight {
-                q: q.q.clone(),
-                scale: q.scale.clone(),
-                d_in: q.d_in,
-                d_out: q.d_out,
-            },
+            Weight::Int8(q) => q.clone(),
         }))
     }
 }

@@ -5,7 +5,7 @@
 //! 22-27 GFLOP/s per core on the encoder's shapes where OpenBLAS's sgemm reaches 60-67 (measured
 //! side by side, docs/LM.md#speed), and about three quarters of the forward pass is matrix products.
 //! The calls go through `ndarray`'s safe `general_mat_mul`, which hands standard and transposed
-//! layouts to `cblas_sgemm`; the workspace forbids `unsafe`, so there is no FFI here. Linking
+//! layouts to `cblas_sgemm`, so the products need no FFI of their own. Linking
 //! (`-lopenblas`) is done by this crate's build script; Debian's `libopenblas-dev` provides it. The
 //! one `unsafe` call in the crate sets OpenBLAS to one thread ([`run_on_calling_thread`]).
 //! Products record their gradient when an operand is a training variable (fine-tuning), and the
